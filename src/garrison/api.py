@@ -1,0 +1,44 @@
+"""The contract between the request pipeline and the services.
+
+A provider is a table of handlers, one per operation of a botocore service
+model. A handler receives a `Call` (the request context, the transaction it
+runs in, and what it wants the audit event to name) and the request as a
+validated dict keyed by the model's member names; it returns the response dict
+or raises an `AwsError`. It never sees HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from garrison.context import RequestContext
+from garrison.storage.writer import Tx
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Call:
+    ctx: RequestContext
+    tx: Tx
+    resources: list[tuple[str, str]] = field(default_factory=list)
+    # A handler sets this when CloudTrail records no responseElements for it.
+    hide_response: bool = False
+
+    def audit_resource(self, resource_type: str, arn: str) -> None:
+        self.resources.append((resource_type, arn))
+
+
+Handler = Callable[[Call, Request], Response | None]
+
+
+class Provider(Protocol):
+    service: str  # botocore's service name, e.g. "kms"
+    event_source: str  # CloudTrail's eventSource, e.g. "kms.amazonaws.com"
+
+    def handlers(self) -> Mapping[str, Handler]: ...
+
+    def is_read_only(self, operation: str) -> bool: ...

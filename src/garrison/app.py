@@ -1,0 +1,264 @@
+"""The composition root: builds every part of a Garrison node and wires them.
+
+No module-level singletons: everything a node has hangs off one `Garrison`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from garrison.audit.event import CallRecord, build_event
+from garrison.audit.trail import AuditTrail
+from garrison.bootstrap import (
+    DEV_ACCESS_KEY_ID,
+    DEV_ACCOUNT_ID,
+    DEV_SECRET_ACCESS_KEY,
+    RootCredentials,
+    create_first_account,
+    is_initialized,
+    key_file_path,
+    load_signer,
+)
+from garrison.clock import Clock, OffsetClock, SystemClock
+from garrison.config import Settings
+from garrison.crypto.signing import DigestSigner
+from garrison.iam.credentials import CredentialStore, service_principal
+from garrison.pipeline import Pipeline
+from garrison.protocol.sigv4 import SigV4Verifier
+from garrison.protocol.specs import SpecRegistry
+from garrison.scheduler.runner import Job, Scheduler
+from garrison.services.cloudtrail.provider import CloudTrailProvider
+from garrison.services.kms.jobs import DoneOnKey
+from garrison.services.kms.provider import KmsProvider
+from garrison.storage import schema
+from garrison.storage.database import Database
+from garrison.storage.seal import (
+    SealError,
+    ShamirUnsealer,
+    get_meta,
+    init_file_seal,
+    read_key_file,
+    seal_type,
+    unseal_with_key,
+)
+from garrison.storage.sql import delete
+from garrison.storage.writer import Tx
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("kms", "cloudtrail")
+
+
+class Garrison:
+    """One node: storage, barrier, audit, services, pipeline, scheduler."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or (OffsetClock() if settings.dev else SystemClock())
+        self.db = Database(settings.effective_database_url)
+        self.node_id = (
+            settings.node_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self._signer: DigestSigner | None = None
+        self.trail = AuditTrail(self.node_id, lambda: self._signer, self.clock.time)
+        self.db.writer.participants.append(self.trail)
+        self.credentials = CredentialStore(self.db.barrier, self.db.read)
+        self.kms = KmsProvider(
+            self.clock, max_keys=settings.kms_max_keys, max_aliases=settings.kms_max_aliases
+        )
+        self.cloudtrail = CloudTrailProvider(self.clock)
+        self.registry = SpecRegistry(list(SERVICES))
+        # Signatures are checked against wall time, not the injectable domain
+        # clock: moving time in dev mode must not invalidate every client.
+        self.verifier = SigV4Verifier(self.credentials.secret_for, SystemClock())
+        self.pipeline = Pipeline(
+            registry=self.registry,
+            providers={"kms": self.kms, "cloudtrail": self.cloudtrail},
+            verifier=self.verifier,
+            credentials=self.credentials,
+            writer=self.db.writer,
+            trail=self.trail,
+            clock=self.clock,
+        )
+        self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
+        self.unsealer: ShamirUnsealer | None = None
+        self.created_credentials: RootCredentials | None = None
+        self._known_version = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------
+    def open(self) -> None:
+        """Migrate, initialise on first start, unseal when the key is at hand."""
+        data_dir = self.settings.data_path
+        if self.db.is_sqlite:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        self.db.migrate()
+        kind = seal_type(self.db)
+        if kind is None:
+            init_file_seal(self.db, key_file_path(data_dir))
+            kind = "file"
+        if kind == "file":
+            unseal_with_key(self.db, read_key_file(key_file_path(data_dir)))
+        else:
+            threshold = self.db.read(lambda tx: get_meta(tx, "shamir_threshold"))
+            self.unsealer = ShamirUnsealer(self.db, int((threshold or b"2").decode()))
+        if not self.db.barrier.sealed:
+            self._after_unseal()
+
+    def _after_unseal(self) -> None:
+        if not is_initialized(self.db):
+            s = self.settings
+            self.created_credentials = create_first_account(
+                self.db,
+                self.clock.time(),
+                account_id=s.account_id or (DEV_ACCOUNT_ID if s.dev else ""),
+                access_key_id=s.root_access_key_id or (DEV_ACCESS_KEY_ID if s.dev else ""),
+                secret_access_key=s.root_secret_access_key
+                or (DEV_SECRET_ACCESS_KEY if s.dev else ""),
+            )
+        self._signer = load_signer(self.db)
+        self.db.read(self.trail.load)
+        self._known_version = self.db.state_version()
+
+    def unseal(self, share: str) -> bool:
+        if self.unsealer is None:
+            return not self.db.barrier.sealed
+        if self.unsealer.submit(share):
+            if self._signer is None:
+                self._after_unseal()
+            return True
+        return False
+
+    def start(self) -> None:
+        self.db.writer.start()
+
+    async def start_background(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._poll_versions()))
+        self._tasks.append(loop.create_task(self._run_scheduler()))
+
+    async def stop_background(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- background --------------------------------------------------------
+    async def _poll_versions(self) -> None:
+        """Drop caches within a poll interval of a change made by another node."""
+        while True:
+            await asyncio.sleep(self.settings.cache_poll_seconds)
+            if self.db.barrier.sealed:
+                continue
+            try:
+                version = await asyncio.to_thread(self.db.state_version)
+            except Exception:
+                log.exception("state version poll failed")
+                continue
+            if version != self._known_version:
+                self._known_version = version
+                self.clear_caches()
+
+    async def _run_scheduler(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.scheduler_interval_seconds)
+            if self.db.barrier.sealed:
+                continue
+            await asyncio.to_thread(self.scheduler.run_due)
+
+    def clear_caches(self) -> None:
+        self.credentials.invalidate()
+        self.kms.clear_caches()
+
+    # -- dev mode ------------------------------------------------------------
+    def reset(self) -> None:
+        """Wipe all state but the root credentials; the trail starts a new chain."""
+
+        def unit(tx: Tx) -> None:
+            for table in schema.RESETTABLE:
+                tx.execute(delete(table))
+            tx.mark_changed()
+
+        self.db.writer.run_sync(unit)
+        self.trail.reset()
+        self.clear_caches()
+
+    # -- jobs ------------------------------------------------------------------
+    def _jobs(self) -> list[Job]:
+        return [
+            Job("kms-key-deletion", self._kms_deletions),
+            Job("kms-key-rotation", self._kms_rotations),
+        ]
+
+    def _kms_deletions(self, now: float) -> int:
+        due: list[str] = self.db.read(lambda tx: self.kms.keys_due_for_deletion(tx, now))
+        done = 0
+        for key_id in due:
+
+            def work(tx: Tx, key_id: str = key_id) -> DoneOnKey | None:
+                return self.kms.delete_key_if_due(tx, key_id, now)
+
+            done += self._service_unit(work)
+        return done
+
+    def _kms_rotations(self, now: float) -> int:
+        due: list[str] = self.db.read(lambda tx: self.kms.keys_due_for_rotation(tx, now))
+        done = 0
+        for key_id in due:
+
+            def work(tx: Tx, key_id: str = key_id) -> DoneOnKey | None:
+                return self.kms.rotate_key_if_due(tx, key_id, now)
+
+            done += self._service_unit(work)
+        return done
+
+    def _service_unit(self, work: Callable[[Tx], DoneOnKey | None]) -> bool:
+        """Run one item of scheduled work and audit it in the same transaction."""
+        trail = self.trail
+        clock = self.clock
+
+        def unit(tx: Tx) -> bool:
+            done = work(tx)
+            if done is None:
+                return False
+            now = clock.now()
+            record = CallRecord(
+                event_id=str(uuid.uuid4()),
+                request_id=str(uuid.uuid4()),
+                event_time=now,
+                event_source="kms.amazonaws.com",
+                event_name=done.event_name,
+                region=done.region,
+                source_ip="kms.amazonaws.com",
+                user_agent="kms.amazonaws.com",
+                principal=service_principal(done.account_id, "kms.amazonaws.com"),
+                access_key_id="",
+                read_only=False,
+                request_parameters=None,
+                response_elements=None,
+                resources=(("AWS::KMS::Key", done.key_arn),),
+            )
+            trail.append(tx, build_event(record), epoch=now.timestamp(), resources=record.resources)
+            return True
+
+        return bool(self.db.write(unit))
+
+
+def data_dir_key_exists(data_dir: Path) -> bool:
+    return key_file_path(data_dir).exists()
+
+
+__all__ = ["Garrison", "SealError"]

@@ -1,0 +1,1 @@
+"""The `garrison` command: init, server, operator, audit."""

@@ -1,0 +1,250 @@
+"""What each `garrison` subcommand does."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import shutil
+import socket
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import orjson
+
+from garrison.config import Settings
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def init(settings: Settings) -> int:
+    from garrison.app import Garrison
+    from garrison.bootstrap import print_credentials
+    from garrison.storage.seal import SealError
+
+    g = Garrison(settings)
+    try:
+        g.open()
+    except SealError as err:
+        _print(f"error: {err}")
+        return 1
+    finally:
+        g.close()
+    if g.created_credentials is None:
+        _print("The store is already initialised; nothing to do.")
+        return 1
+    _print(f"Initialised {settings.effective_database_url}")
+    _print(print_credentials(g.created_credentials))
+    return 0
+
+
+def server(settings: Settings) -> int:
+    import uvicorn
+
+    from garrison.app import Garrison
+    from garrison.asgi import GarrisonASGI
+    from garrison.bootstrap import print_credentials
+
+    temp_dir: str | None = None
+    if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
+        temp_dir = tempfile.mkdtemp(prefix="garrison-dev-")
+        settings = settings.replace(data_dir=temp_dir)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    endpoint = f"http://{settings.host}:{port}"
+    g = Garrison(settings)
+    try:
+        g.open()
+        g.start()
+        if g.created_credentials is not None:
+            _print(print_credentials(g.created_credentials, endpoint))
+        elif settings.dev:
+            _print(f"Endpoint:              {endpoint}")
+        if g.db.barrier.sealed:
+            _print("The server is SEALED: give it its key shares with `garrison operator unseal`.")
+        _print(f"Garrison listening on {endpoint}" + (" (dev mode)" if settings.dev else ""))
+        config = uvicorn.Config(
+            GarrisonASGI(g),
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            timeout_graceful_shutdown=5,
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        g.close()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    return 0
+
+
+def operator_init(settings: Settings, shares: int, threshold: int) -> int:
+    from garrison.app import Garrison
+    from garrison.storage.seal import SealError, init_shamir_seal, seal_type
+
+    g = Garrison(settings)
+    try:
+        if g.db.is_sqlite:
+            settings.data_path.mkdir(parents=True, exist_ok=True)
+        g.db.migrate()
+        if seal_type(g.db) is not None:
+            _print("error: the store is already initialised")
+            return 1
+        parts = init_shamir_seal(g.db, shares, threshold)
+        g.open()
+        for part in parts[:threshold]:
+            g.unseal(part)
+        creds = g.created_credentials
+    except SealError as err:
+        _print(f"error: {err}")
+        return 1
+    finally:
+        g.close()
+    _print(
+        f"Initialised {settings.effective_database_url} "
+        f"with {shares} key shares, threshold {threshold}."
+    )
+    for i, part in enumerate(parts, 1):
+        _print(f"Unseal key share {i}: {part}")
+    if creds is not None:
+        from garrison.bootstrap import print_credentials
+
+        _print(print_credentials(creds))
+    _print(
+        "The shares are shown once. The server starts sealed; unseal it with "
+        "`garrison operator unseal --endpoint URL`."
+    )
+    return 0
+
+
+def operator_unseal(endpoint: str, reset: bool) -> int:
+    url = endpoint.rstrip("/") + "/_garrison/unseal"
+    if reset:
+        status, data = _post(url, {"reset": True})
+        _print(
+            f"sealed: {data.get('sealed')}, progress {data.get('progress')}/{data.get('threshold')}"
+        )
+        return 0 if status == 200 else 1
+    while True:
+        if sys.stdin.isatty():
+            share = getpass.getpass("Unseal key share: ")
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                _print("error: ran out of shares before the server unsealed")
+                return 1
+            share = line
+        share = share.strip()
+        if not share:
+            continue
+        status, data = _post(url, {"key": share})
+        if status != 200:
+            _print(f"error: {data.get('message', status)}")
+            return 1
+        if not data.get("sealed"):
+            _print("Unsealed.")
+            return 0
+        _print(f"progress {data.get('progress')}/{data.get('threshold')}")
+
+
+def _post(url: str, payload: dict[str, object]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310 - an operator-given URL
+        url, data=orjson.dumps(payload), headers={"content-type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        try:
+            return err.code, orjson.loads(err.read())
+        except orjson.JSONDecodeError:
+            return err.code, {"message": str(err)}
+
+
+def operator_rotate(settings: Settings) -> int:
+    from garrison.bootstrap import key_file_path
+    from garrison.crypto import shamir
+    from garrison.storage.database import Database
+    from garrison.storage.seal import (
+        SealError,
+        get_meta,
+        read_key_file,
+        rotate_keyring,
+        seal_type,
+        unseal_with_key,
+    )
+
+    db = Database(settings.effective_database_url)
+    try:
+        kind = seal_type(db)
+        if kind is None:
+            _print("error: the store is not initialised")
+            return 1
+        if kind == "file":
+            key = read_key_file(key_file_path(settings.data_path))
+        else:
+            threshold = int((db.read(lambda tx: get_meta(tx, "shamir_threshold")) or b"2").decode())
+            parts = []
+            for _ in range(threshold):
+                share = (
+                    getpass.getpass("Unseal key share: ")
+                    if sys.stdin.isatty()
+                    else sys.stdin.readline()
+                )
+                parts.append(base64.b64decode(share.strip(), validate=True))
+            key = shamir.combine(parts) if threshold > 1 else parts[0]
+        unseal_with_key(db, key)
+        term = rotate_keyring(db, key)
+    except (SealError, ValueError) as err:
+        _print(f"error: {err}")
+        return 1
+    finally:
+        db.close()
+    _print(f"Keyring rotated: new values are sealed under term {term}.")
+    return 0
+
+
+def audit_verify(settings: Settings, public_key_file: str | None) -> int:
+    from garrison.audit.store import iter_event_rows, load_heads
+    from garrison.audit.verify import verify_chains
+    from garrison.bootstrap import audit_public_key
+    from garrison.storage.database import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        if public_key_file:
+            with open(public_key_file) as fh:
+                public_pem: str | None = fh.read()
+        else:
+            public_pem = audit_public_key(db)
+        report = verify_chains(iter_event_rows(db), load_heads(db), public_pem)
+    finally:
+        db.close()
+    if report.problem is not None:
+        _print(f"FAILED: {report.problem}")
+        return 1
+    _print(f"OK: {report.events} events in {report.chains} chain(s) verified.")
+    return 0
+
+
+def audit_public_key(settings: Settings) -> int:
+    from garrison.bootstrap import audit_public_key as load
+    from garrison.storage.database import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        pem = load(db)
+    finally:
+        db.close()
+    if pem is None:
+        _print("error: the store has no audit key")
+        return 1
+    sys.stdout.write(pem)
+    return 0

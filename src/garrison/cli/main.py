@@ -1,0 +1,104 @@
+"""`garrison` command line.
+
+    garrison init      [--data-dir DIR] [--database-url URL]
+    garrison server    [--host H] [--port P] [--dev] [--data-dir DIR] [--database-url URL] ...
+    garrison operator  init --shares N --threshold K | unseal --endpoint URL | rotate
+    garrison audit     verify [--public-key FILE] | public-key
+
+Every setting has one name: the flag `--some-flag`, the environment variable
+`GARRISON_SOME_FLAG`, and `some_flag` in the TOML file given with `--config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from typing import Any
+
+from garrison.config import Settings, load_settings
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="a TOML file of settings (GARRISON_CONFIG)")
+    for f in fields(Settings):
+        if f.name == "explicit":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(Settings(), f.name)
+        env = "GARRISON_" + f.name.upper()
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag, dest=f.name, action="store_const", const=True, default=None, help=f"({env})"
+            )
+        else:
+            parser.add_argument(
+                flag, dest=f.name, default=None, help=f"default {default!r} ({env})"
+            )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {f.name: getattr(args, f.name, None) for f in fields(Settings) if f.name != "explicit"}
+    return load_settings(flags, config_file=getattr(args, "config", None))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="garrison", description="AWS security services, self-hosted."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_settings(
+        sub.add_parser("init", help="create the store, the first account and its root credentials")
+    )
+    _add_settings(sub.add_parser("server", help="run the API server"))
+
+    operator = sub.add_parser("operator", help="sealing, unsealing and keyring rotation")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    op_init = op_sub.add_parser(
+        "init", help="create a store whose root key is split into Shamir shares"
+    )
+    op_init.add_argument("--shares", type=int, default=5)
+    op_init.add_argument("--threshold", type=int, default=3)
+    _add_settings(op_init)
+    unseal = op_sub.add_parser("unseal", help="give a sealed server its key shares")
+    unseal.add_argument(
+        "--endpoint", required=True, help="the server's URL, e.g. http://127.0.0.1:4600"
+    )
+    unseal.add_argument("--reset", action="store_true", help="forget shares given so far")
+    rotate = op_sub.add_parser("rotate", help="add a keyring term; new values are sealed under it")
+    _add_settings(rotate)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chains and signed heads")
+    verify.add_argument("--public-key", help="a PEM file exported earlier (else the store's own)")
+    _add_settings(verify)
+    _add_settings(audit_sub.add_parser("public-key", help="print the trail's verifying key (PEM)"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from garrison.cli import commands
+
+    handlers: dict[str, Any] = {
+        "init": commands.init,
+        "server": commands.server,
+    }
+    if args.command in handlers:
+        return int(handlers[args.command](_settings(args)))
+    if args.command == "operator":
+        if args.operator_command == "unseal":
+            return commands.operator_unseal(args.endpoint, args.reset)
+        settings = _settings(args)
+        if args.operator_command == "init":
+            return commands.operator_init(settings, args.shares, args.threshold)
+        return commands.operator_rotate(settings)
+    settings = _settings(args)
+    if args.audit_command == "verify":
+        return commands.audit_verify(settings, args.public_key)
+    return commands.audit_public_key(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

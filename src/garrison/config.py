@@ -1,0 +1,113 @@
+"""One frozen `Settings` object, built from flags, environment and a TOML file.
+
+One naming rule for every setting: the flag `--some-flag` is also read from the
+environment variable `GARRISON_SOME_FLAG` and from `some_flag` in the TOML file
+given with `--config`. Precedence: flag, then environment, then file, then the
+default. Nothing else in Garrison reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "GARRISON_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4600
+    data_dir: str = "./garrison-data"
+    database_url: str = ""
+    dev: bool = False
+    # dev mode: the root credentials and account id (printed defaults otherwise)
+    root_access_key_id: str = ""
+    root_secret_access_key: str = ""
+    account_id: str = ""
+    default_region: str = "us-east-1"
+    node_id: str = ""
+    max_request_bytes: int = 1_048_576
+    # background work
+    scheduler_interval_seconds: float = 10.0
+    audit_digest_interval_seconds: float = 3600.0
+    cache_poll_seconds: float = 0.25
+    log_level: str = "info"
+    access_log: bool = False
+    # KMS quotas (resource counts)
+    kms_max_keys: int = 100_000
+    kms_max_aliases: int = 100_000
+    # which of the above were given explicitly (flag, environment or file)
+    explicit: frozenset[str] = frozenset()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_path / 'garrison.db').resolve()}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, target: Any, value: Any) -> Any:
+    if isinstance(target, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"setting {name}: {value!r} is not a boolean")
+    if isinstance(target, int):
+        return int(value)
+    if isinstance(target, float):
+        return float(value)
+    return str(value)
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Build Settings; `flags` holds only the flags the user actually gave."""
+    environ = os.environ if environ is None else environ
+    flags = dict(flags or {})
+    config_file = config_file or flags.pop("config", None) or environ.get(ENV_PREFIX + "CONFIG")
+    from_file: dict[str, Any] = {}
+    if config_file:
+        with open(config_file, "rb") as fh:
+            from_file = tomllib.load(fh)
+    defaults = Settings()
+    known = {f.name for f in fields(Settings)} - {"explicit"}
+    unknown = set(from_file) - known
+    if unknown:
+        raise ValueError(f"unknown settings in {config_file}: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "explicit":
+            continue
+        default = getattr(defaults, f.name)
+        env_name = ENV_PREFIX + f.name.upper()
+        if flags.get(f.name) is not None:
+            raw: Any = flags[f.name]
+        elif env_name in environ:
+            raw = environ[env_name]
+        elif f.name in from_file:
+            raw = from_file[f.name]
+        else:
+            continue
+        values[f.name] = _coerce(f.name, default, raw)
+    return Settings(**values, explicit=frozenset(values))

@@ -1,0 +1,1 @@
+"""CloudTrail: LookupEvents over Garrison's own audit trail."""

@@ -1,0 +1,293 @@
+"""KMS keys, their key material versions and aliases, as frozen values.
+
+A key's life is a small state machine; every transition is a method that
+returns the next `Key` or raises the error AWS gives for it:
+
+    Enabled           ── disable() ──────────────────> Disabled
+    Disabled          ── enable() ───────────────────> Enabled
+    Enabled, Disabled ── schedule_deletion(now, days) ─> PendingDeletion
+    PendingDeletion   ── cancel_deletion() ──────────> Disabled   (AWS does not re-enable)
+    PendingDeletion   ── deletion date passed ───────> deleted    (jobs.py)
+
+Which operations a state admits follows AWS's "key states" table
+(`OPERATION_STATES`): cryptographic operations need Enabled (Disabled ->
+DisabledException, PendingDeletion -> KMSInvalidStateException); most
+management operations work on Enabled and Disabled keys; CancelKeyDeletion
+needs PendingDeletion; reading operations (DescribeKey, GetKeyPolicy,
+ListResourceTags, ...) work in every state.
+
+Rotation is orthogonal to the state: a key has a current key material version
+(`current_version`); rotating adds a version and makes it current, and every
+earlier version keeps decrypting what it encrypted.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from garrison.services.kms.errors import DisabledException, KMSInvalidStateException
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+ORIGIN_AWS_KMS = "AWS_KMS"
+ENCRYPTION_ALGORITHMS = (SYMMETRIC_DEFAULT,)
+
+DEFAULT_PENDING_WINDOW_DAYS = 30
+MIN_PENDING_WINDOW_DAYS = 7
+MAX_PENDING_WINDOW_DAYS = 30
+DEFAULT_ROTATION_PERIOD_DAYS = 365
+AWS_MANAGED_ROTATION_DAYS = 365
+
+ALIAS_PREFIX = "alias/"
+AWS_ALIAS_PREFIX = "alias/aws/"
+
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_MRK_ID = re.compile(r"mrk-[0-9a-f]{32}")
+
+
+class KeyState(enum.Enum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    PENDING_DELETION = "PendingDeletion"
+
+
+class KeyManager(enum.Enum):
+    CUSTOMER = "CUSTOMER"
+    AWS = "AWS"
+
+
+class RotationType(enum.Enum):
+    AUTOMATIC = "AUTOMATIC"
+    ON_DEMAND = "ON_DEMAND"
+
+
+class StateRule(enum.Enum):
+    """What key states an operation admits (AWS's key-states table, by column)."""
+
+    ANY = "any"
+    ENABLED = "enabled"  # Disabled -> DisabledException
+    NOT_PENDING_DELETION = "not-pending-deletion"
+    PENDING_DELETION = "pending-deletion"
+
+
+OPERATION_STATES: dict[str, StateRule] = {
+    # cryptographic operations
+    "Encrypt": StateRule.ENABLED,
+    "Decrypt": StateRule.ENABLED,
+    "ReEncrypt": StateRule.ENABLED,
+    "GenerateDataKey": StateRule.ENABLED,
+    "GenerateDataKeyWithoutPlaintext": StateRule.ENABLED,
+    # rotation of key material needs a usable key
+    "EnableKeyRotation": StateRule.ENABLED,
+    "DisableKeyRotation": StateRule.ENABLED,
+    "RotateKeyOnDemand": StateRule.ENABLED,
+    # management
+    "EnableKey": StateRule.NOT_PENDING_DELETION,
+    "DisableKey": StateRule.NOT_PENDING_DELETION,
+    "ScheduleKeyDeletion": StateRule.NOT_PENDING_DELETION,
+    "UpdateKeyDescription": StateRule.NOT_PENDING_DELETION,
+    "TagResource": StateRule.NOT_PENDING_DELETION,
+    "UntagResource": StateRule.NOT_PENDING_DELETION,
+    "CreateAlias": StateRule.NOT_PENDING_DELETION,
+    "UpdateAlias": StateRule.NOT_PENDING_DELETION,  # the new target; the old one may be any
+    "CancelKeyDeletion": StateRule.PENDING_DELETION,
+    # reading, and what AWS lets you fix on a key scheduled for deletion
+    "DescribeKey": StateRule.ANY,
+    "GetKeyPolicy": StateRule.ANY,
+    "PutKeyPolicy": StateRule.ANY,
+    "ListKeyPolicies": StateRule.ANY,
+    "ListResourceTags": StateRule.ANY,
+    "GetKeyRotationStatus": StateRule.ANY,
+    "ListKeyRotations": StateRule.ANY,
+    "GetKeyLastUsage": StateRule.ANY,
+    "DeleteAlias": StateRule.ANY,
+    "ListAliases": StateRule.ANY,
+}
+
+
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
+def is_key_id(text: str) -> bool:
+    """A key id as KMS issues them (UUID, or ``mrk-`` + 32 hex for multi-Region keys)."""
+    return bool(_KEY_ID.fullmatch(text) or _MRK_ID.fullmatch(text))
+
+
+def key_arn(account_id: str, region: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
+
+
+def alias_arn(account_id: str, region: str, alias_name: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:{alias_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    key_id: str
+    account_id: str
+    region: str
+    description: str
+    key_usage: str
+    key_spec: str
+    origin: str
+    key_manager: KeyManager
+    state: KeyState
+    created_at: datetime
+    policy: str
+    current_version: int
+    current_material_id: str
+    deletion_date: datetime | None = None
+    pending_window_days: int | None = None
+    rotation_period_days: int | None = None  # None: automatic rotation is off
+    next_rotation_at: datetime | None = None
+
+    @property
+    def arn(self) -> str:
+        return key_arn(self.account_id, self.region, self.key_id)
+
+    @property
+    def enabled(self) -> bool:
+        return self.state is KeyState.ENABLED
+
+    @property
+    def aws_managed(self) -> bool:
+        return self.key_manager is KeyManager.AWS
+
+    @property
+    def rotation_enabled(self) -> bool:
+        return self.rotation_period_days is not None
+
+    # -- the state machine ---------------------------------------------------
+    def require(self, operation: str) -> None:
+        """Raise AWS's error when this key's state does not admit `operation`."""
+        rule = OPERATION_STATES.get(operation, StateRule.ENABLED)
+        state = self.state
+        if rule is StateRule.ANY:
+            return
+        if rule is StateRule.PENDING_DELETION:
+            if state is not KeyState.PENDING_DELETION:
+                raise KMSInvalidStateException(f"{self.arn} is not pending deletion.")
+            return
+        if state is KeyState.PENDING_DELETION:
+            raise KMSInvalidStateException(f"{self.arn} is pending deletion.")
+        if rule is StateRule.ENABLED and state is KeyState.DISABLED:
+            raise DisabledException(f"{self.arn} is disabled.")
+
+    def enable(self) -> Key:
+        self.require("EnableKey")
+        return replace(self, state=KeyState.ENABLED)
+
+    def disable(self) -> Key:
+        self.require("DisableKey")
+        return replace(self, state=KeyState.DISABLED)
+
+    def schedule_deletion(self, now: datetime, days: int) -> Key:
+        self.require("ScheduleKeyDeletion")
+        return replace(
+            self,
+            state=KeyState.PENDING_DELETION,
+            deletion_date=now + timedelta(days=days),
+            pending_window_days=days,
+        )
+
+    def cancel_deletion(self) -> Key:
+        """AWS leaves a key whose deletion was cancelled Disabled, not Enabled."""
+        self.require("CancelKeyDeletion")
+        return replace(self, state=KeyState.DISABLED, deletion_date=None, pending_window_days=None)
+
+    def due_for_deletion(self, now: datetime) -> bool:
+        return (
+            self.state is KeyState.PENDING_DELETION
+            and self.deletion_date is not None
+            and self.deletion_date <= now
+        )
+
+    # -- other changes ---------------------------------------------------------
+    def with_description(self, description: str) -> Key:
+        self.require("UpdateKeyDescription")
+        return replace(self, description=description)
+
+    def with_policy(self, policy: str) -> Key:
+        return replace(self, policy=policy)
+
+    def enable_rotation(self, now: datetime, period_days: int) -> Key:
+        """Turn automatic rotation on, or change its period.
+
+        A first enablement schedules the rotation `period_days` from now. A new
+        period on a key that already rotates counts from the start of the
+        current period (the last rotation, or when rotation was enabled), and a
+        date already past means the next run of the rotation job.
+        """
+        self.require("EnableKeyRotation")
+        if self.rotation_period_days is not None and self.next_rotation_at is not None:
+            start = self.next_rotation_at - timedelta(days=self.rotation_period_days)
+            next_at = max(start + timedelta(days=period_days), now)
+        else:
+            next_at = now + timedelta(days=period_days)
+        return replace(self, rotation_period_days=period_days, next_rotation_at=next_at)
+
+    def disable_rotation(self) -> Key:
+        self.require("DisableKeyRotation")
+        return replace(self, rotation_period_days=None, next_rotation_at=None)
+
+    def rotated(self, version: KeyVersion, *, automatic: bool) -> Key:
+        """The key with `version` as its current material.
+
+        An automatic rotation moves the schedule a period on; an on-demand one
+        leaves it as it was (AWS: on-demand rotations do not change the schedule).
+        """
+        next_at = self.next_rotation_at
+        if automatic and self.rotation_period_days is not None:
+            next_at = version.created_at + timedelta(days=self.rotation_period_days)
+        return replace(
+            self,
+            current_version=version.version,
+            current_material_id=version.material_id,
+            next_rotation_at=next_at,
+        )
+
+    def due_for_rotation(self, now: datetime) -> bool:
+        return (
+            self.state is KeyState.ENABLED
+            and self.next_rotation_at is not None
+            and self.next_rotation_at <= now
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyVersion:
+    """One generation of a key's material (the material itself stays sealed in the store)."""
+
+    key_id: str
+    version: int
+    material_id: str
+    created_at: datetime
+    rotation_type: RotationType | None  # None for the material the key was created with
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    account_id: str
+    region: str
+    name: str
+    target_key_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def arn(self) -> str:
+        return alias_arn(self.account_id, self.region, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class LastUsage:
+    """The last successful cryptographic operation on a key (GetKeyLastUsage)."""
+
+    operation: str
+    at: datetime
+    request_id: str

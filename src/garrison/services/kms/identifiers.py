@@ -1,0 +1,130 @@
+"""How callers name keys and aliases, and the opaque pagination markers.
+
+A ``KeyId`` member may be, where the operation admits it:
+
+    1234abcd-12ab-34cd-56ef-1234567890ab                     key id
+    arn:aws:kms:us-east-1:111122223333:key/1234abcd-...      key ARN
+    alias/ExampleAlias                                       alias name   (some operations)
+    arn:aws:kms:us-east-1:111122223333:alias/ExampleAlias    alias ARN    (some operations)
+
+Cryptographic operations and DescribeKey take all four; key-management
+operations (EnableKey, ScheduleKeyDeletion, PutKeyPolicy, ...) take only the
+first two and answer an alias with NotFoundException "Invalid keyId ...", as
+AWS does. An ARN of another account or Region names nothing the caller has
+(NotFoundException) until cross-account access arrives.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from garrison.context import RequestContext
+from garrison.iam.arn import parse_arn
+from garrison.services.kms.domain import ALIAS_PREFIX, alias_arn, is_key_id, key_arn
+from garrison.services.kms.errors import (
+    InvalidArnException,
+    InvalidMarkerException,
+    NotFoundException,
+    ValidationException,
+)
+
+ALIAS_PREFIX_MESSAGE = (
+    'Alias must start with the prefix "alias/". Please see '
+    "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """A parsed key identifier: exactly one of `key_id` and `alias` is set."""
+
+    text: str
+    key_id: str | None = None
+    alias: str | None = None
+
+
+def invalid_key_id(text: str) -> NotFoundException:
+    return NotFoundException(f"Invalid keyId {text}")
+
+
+def key_not_found(ctx: RequestContext, key_id: str) -> NotFoundException:
+    return NotFoundException(f"Key '{key_arn(ctx.account_id, ctx.region, key_id)}' does not exist")
+
+
+def alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
+    return NotFoundException(f"Alias {alias_arn(ctx.account_id, ctx.region, name)} is not found.")
+
+
+def parse_key_ref(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
+    """Parse a KeyId member; aliases only where the operation admits them."""
+    if text.startswith("arn:"):
+        return _parse_arn(ctx, text, aliases=aliases)
+    if text.startswith(ALIAS_PREFIX):
+        if not aliases:
+            raise invalid_key_id(text)
+        return KeyRef(text, alias=text)
+    if not is_key_id(text):
+        raise invalid_key_id(text)
+    return KeyRef(text, key_id=text)
+
+
+def _parse_arn(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
+    try:
+        arn = parse_arn(text)
+    except ValueError:
+        raise InvalidArnException(f"Invalid arn {text}") from None
+    kind = arn.resource_type
+    if arn.service != "kms" or kind not in ("key", "alias"):
+        raise InvalidArnException(f"Invalid arn {text}")
+    if kind == "alias":
+        if not aliases:
+            raise invalid_key_id(text)
+        name = arn.resource
+        if arn.account != ctx.account_id or arn.region != ctx.region:
+            raise NotFoundException(f"Alias {text} is not found.")
+        return KeyRef(text, alias=name)
+    key_id = arn.resource_id
+    if not is_key_id(key_id):
+        raise invalid_key_id(text)
+    if arn.account != ctx.account_id or arn.region != ctx.region:
+        raise NotFoundException(f"Key '{text}' does not exist")
+    return KeyRef(text, key_id=key_id)
+
+
+def check_alias_name(name: str) -> None:
+    """An alias name must start with ``alias/`` (ValidationException, AWS's text)."""
+    if not name.startswith(ALIAS_PREFIX):
+        raise ValidationException(ALIAS_PREFIX_MESSAGE)
+
+
+# --------------------------------------------------------------------------
+# Pagination markers
+# --------------------------------------------------------------------------
+
+
+def encode_marker(kind: str, position: str) -> str:
+    """An opaque marker: which listing it belongs to and where the next page starts."""
+    return base64.urlsafe_b64encode(f"{kind}\x00{position}".encode()).decode()
+
+
+def decode_marker(kind: str, marker: str | None) -> str | None:
+    """The position a marker holds; InvalidMarkerException if it is not one of `kind`'s."""
+    if marker is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(marker.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidMarkerException() from None
+    found, sep, position = text.partition("\x00")
+    if not sep or found != kind or not position:
+        raise InvalidMarkerException()
+    return position
+
+
+def page_size(limit: int | None, *, default: int, maximum: int) -> int:
+    """Limit as KMS applies it: absent -> default; above the documented maximum -> maximum."""
+    if limit is None:
+        return default
+    return max(1, min(limit, maximum))

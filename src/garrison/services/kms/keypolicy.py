@@ -1,0 +1,274 @@
+"""Who may do what with a KMS key: key policies, delegation to IAM, lockout check.
+
+How a request on a key is decided (AWS "Determining access to a KMS key", one
+account; grants come later):
+
+    key policy EXPLICIT_DENY ─────────────────────────────> denied (resource-based)
+    identity policies EXPLICIT_DENY ──────────────────────> denied (identity-based)
+    key policy ALLOW naming the caller (or "*") ──────────> allowed
+    key policy ALLOW naming the caller's account ─┬─ identity ALLOW ──> allowed
+      ("delegation to IAM", via_account)          └─ otherwise ───────> denied (identity-based)
+    key policy NO_MATCH ──────────────────────────────────> denied (resource-based)
+
+An explicit Deny binds the account root like anyone. Identity policies are
+asked through the `IdentityAuthorizer` seam; until IAM policies exist the
+default, `RootIdentityAuthorizer`, allows the account root (whose identity
+permissions are implicit) and nobody else. Operations on no existing key
+(CreateKey, ListKeys, ListAliases, GenerateRandom) are identity-only.
+
+The condition context is assembled from `caller_context` (aws:Principal*,
+aws:SourceIp, aws:CurrentTime, aws:SecureTransport, kms:CallerAccount,
+kms:ViaService...), `key_context` (kms:KeySpec, kms:ResourceAliases,
+kms:RequestAlias, aws:ResourceTag/*, from `KeyFacts`), `encryption_context`
+(kms:EncryptionContext:*, kms:EncryptionContextKeys) and `request_tags_context`
+(aws:RequestTag/*, aws:TagKeys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from garrison.context import RequestContext
+from garrison.iam.policy import AuthzRequest, Decision, Policy, PolicyError, compile_policy
+from garrison.services.kms.errors import AccessDeniedException, MalformedPolicyDocumentException
+
+MAX_POLICY_BYTES = 32768
+LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
+
+Context = dict[str, Sequence[str]]
+
+# aws:PrincipalType as AWS names it, by Garrison's principal type.
+_PRINCIPAL_TYPES = {
+    "Root": "Account",
+    "IAMUser": "User",
+    "AssumedRole": "AssumedRole",
+    "Anonymous": "Anonymous",
+}
+
+
+class IdentityAuthorizer(Protocol):
+    """The caller's identity-based policies (IAM users, roles, SCPs...) for one request."""
+
+    def evaluate(self, request: AuthzRequest) -> Decision: ...
+
+
+class RootIdentityAuthorizer:
+    """Allows the account root on its own account's resources and nobody else.
+
+    The default until IAM identity policies exist: the root's identity
+    permissions are implicit in AWS, every other principal needs a policy.
+    """
+
+    def evaluate(self, request: AuthzRequest) -> Decision:
+        if request.principal_type != "Root":
+            return Decision.NO_MATCH
+        parts = request.resource.split(":", 5)
+        own = request.resource == "*" or (len(parts) == 6 and parts[4] == request.principal_account)
+        return Decision.ALLOW if own else Decision.NO_MATCH
+
+
+def default_key_policy(account_id: str) -> str:
+    """The key policy AWS writes when CreateKey gets none, in AWS's own formatting."""
+    return (
+        "{\n"
+        '  "Version" : "2012-10-17",\n'
+        '  "Id" : "key-default-1",\n'
+        '  "Statement" : [ {\n'
+        '    "Sid" : "Enable IAM User Permissions",\n'
+        '    "Effect" : "Allow",\n'
+        '    "Principal" : {\n'
+        f'      "AWS" : "arn:aws:iam::{account_id}:root"\n'
+        "    },\n"
+        '    "Action" : "kms:*",\n'
+        '    "Resource" : "*"\n'
+        "  } ]\n"
+        "}"
+    )
+
+
+def aws_managed_key_policy(account_id: str, region: str, service: str) -> str:
+    """The policy of an AWS managed key: use only through `service`, metadata for the account."""
+    via = f"{service}.{region}.amazonaws.com"
+    return (
+        "{\n"
+        '  "Version" : "2012-10-17",\n'
+        f'  "Id" : "auto-{service}-1",\n'
+        '  "Statement" : [ {\n'
+        f'    "Sid" : "Allow access through {service} for all principals in the account'
+        f' that are authorized to use {service}",\n'
+        '    "Effect" : "Allow",\n'
+        '    "Principal" : {\n'
+        '      "AWS" : "*"\n'
+        "    },\n"
+        '    "Action" : [ "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",'
+        ' "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey" ],\n'
+        '    "Resource" : "*",\n'
+        '    "Condition" : {\n'
+        '      "StringEquals" : {\n'
+        f'        "kms:CallerAccount" : "{account_id}",\n'
+        f'        "kms:ViaService" : "{via}"\n'
+        "      }\n"
+        "    }\n"
+        "  }, {\n"
+        '    "Sid" : "Allow direct access to key metadata to the account",\n'
+        '    "Effect" : "Allow",\n'
+        '    "Principal" : {\n'
+        f'      "AWS" : "arn:aws:iam::{account_id}:root"\n'
+        "    },\n"
+        '    "Action" : [ "kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant" ],\n'
+        '    "Resource" : "*"\n'
+        "  } ]\n"
+        "}"
+    )
+
+
+def compile_key_policy(document: str) -> Policy:
+    """Compile a key policy, or raise MalformedPolicyDocumentException saying why."""
+    try:
+        return compile_policy(document, max_size=MAX_POLICY_BYTES, resource_policy=True)
+    except PolicyError as err:
+        raise MalformedPolicyDocumentException(err.reason) from None
+
+
+# --------------------------------------------------------------------------
+# Condition context
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    """What the condition keys about a key need: its spec, aliases and tags."""
+
+    key_spec: str
+    key_usage: str
+    origin: str
+    aliases: tuple[str, ...]
+    tags: Mapping[str, str]
+
+
+def caller_context(ctx: RequestContext) -> Context:
+    """Global condition keys and kms:CallerAccount / kms:ViaService for one call."""
+    p = ctx.principal
+    out: Context = {
+        "aws:PrincipalArn": (p.arn,),
+        "aws:PrincipalAccount": (p.account_id,),
+        "aws:SourceIp": (ctx.source_ip,),
+        "aws:CurrentTime": (ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ"),),
+        "aws:EpochTime": (str(int(ctx.now.timestamp())),),
+        "aws:SecureTransport": ("true" if ctx.secure_transport else "false",),
+        "aws:RequestedRegion": (ctx.region,),
+        "kms:CallerAccount": (p.account_id,),
+    }
+    principal_type = _PRINCIPAL_TYPES.get(p.type)
+    if principal_type:
+        out["aws:PrincipalType"] = (principal_type,)
+    if p.user_id:
+        out["aws:userid"] = (p.user_id,)
+    if p.user_name:
+        out["aws:username"] = (p.user_name,)
+    via = ctx.extra.get("via_service")
+    if via:
+        out["kms:ViaService"] = (via,)
+    return out
+
+
+def key_context(facts: KeyFacts, request_alias: str | None) -> Context:
+    out: Context = {
+        "kms:KeySpec": (facts.key_spec,),
+        "kms:KeyUsage": (facts.key_usage,),
+        "kms:KeyOrigin": (facts.origin,),
+        "kms:MultiRegion": ("false",),
+    }
+    if facts.aliases:
+        out["kms:ResourceAliases"] = facts.aliases
+    if request_alias:
+        out["kms:RequestAlias"] = (request_alias,)
+    for name, value in facts.tags.items():
+        out[f"aws:ResourceTag/{name}"] = (value,)
+    return out
+
+
+def encryption_context(ec: Mapping[str, str] | None) -> Context:
+    """kms:EncryptionContext:<key> per pair, and kms:EncryptionContextKeys."""
+    if not ec:
+        return {}
+    out: Context = {f"kms:EncryptionContext:{k}": (v,) for k, v in ec.items()}
+    out["kms:EncryptionContextKeys"] = tuple(ec)
+    return out
+
+
+def request_tags_context(tags: Mapping[str, str]) -> Context:
+    out: Context = {f"aws:RequestTag/{k}": (v,) for k, v in tags.items()}
+    out["aws:TagKeys"] = tuple(tags)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Decisions
+# --------------------------------------------------------------------------
+
+
+def _denied(principal_arn: str, action: str, resource: str, why: str) -> AccessDeniedException:
+    return AccessDeniedException(
+        f"User: {principal_arn} is not authorized to perform: {action} on resource: "
+        f"{resource} {why}"
+    )
+
+
+def _no_allow(kind: str, action: str) -> str:
+    return f"because no {kind} policy allows the {action} action"
+
+
+def authorize_key_action(
+    policy: Policy,
+    identity: IdentityAuthorizer,
+    ctx: RequestContext,
+    action: str,
+    key_arn: str,
+    context: Mapping[str, Sequence[str]],
+) -> None:
+    """Raise AccessDeniedException unless the key policy (and IAM, if delegated) allows."""
+    request = AuthzRequest.for_principal(ctx.principal, action, key_arn, context)
+    verdict = policy.evaluate(request)
+    arn = ctx.principal.arn
+    if verdict.decision is Decision.EXPLICIT_DENY:
+        raise _denied(arn, action, key_arn, "with an explicit deny in a resource-based policy")
+    if verdict.decision is Decision.NO_MATCH:
+        raise _denied(arn, action, key_arn, _no_allow("resource-based", action))
+    from_identity = identity.evaluate(request)
+    if from_identity is Decision.EXPLICIT_DENY:
+        raise _denied(arn, action, key_arn, "with an explicit deny in an identity-based policy")
+    if verdict.via_account and from_identity is not Decision.ALLOW:
+        raise _denied(arn, action, key_arn, _no_allow("identity-based", action))
+
+
+def authorize_identity_action(
+    identity: IdentityAuthorizer,
+    ctx: RequestContext,
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+) -> None:
+    """Raise AccessDeniedException unless the caller's identity policies allow."""
+    request = AuthzRequest.for_principal(ctx.principal, action, resource, context)
+    decision = identity.evaluate(request)
+    arn = ctx.principal.arn
+    if decision is Decision.EXPLICIT_DENY:
+        raise _denied(arn, action, resource, "with an explicit deny in an identity-based policy")
+    if decision is not Decision.ALLOW:
+        raise _denied(arn, action, resource, _no_allow("identity-based", action))
+
+
+def check_lockout(
+    policy: Policy, ctx: RequestContext, key_arn: str, context: Mapping[str, Sequence[str]]
+) -> None:
+    """The new policy must let the caller call PutKeyPolicy again (AWS's lockout safety check).
+
+    An allow through the caller's account passes: it hands the decision to IAM,
+    where the account can always grant it again.
+    """
+    request = AuthzRequest.for_principal(ctx.principal, "kms:PutKeyPolicy", key_arn, context)
+    if policy.evaluate(request).decision is not Decision.ALLOW:
+        raise MalformedPolicyDocumentException(LOCKOUT_MESSAGE)

@@ -1,0 +1,504 @@
+"""The KMS provider: AWS KMS's wire shapes in, use cases called, wire shapes out.
+
+The pipeline has authenticated the caller and validated the request against
+botocore's KMS model; each handler here maps the request dict (model member
+names) onto a `KmsService` use case and builds the response dict. Wire shapes
+live only in this module.
+
+Every request member of an operation is handled (`HANDLED`). A member the
+pinned model has but this table does not (a newer model) is refused with
+UnsupportedOperationException naming it, never dropped. Operations of the model
+that are not in `handlers()` (grants, custom key stores, asymmetric and HMAC
+operations, import, multi-Region) are answered by the pipeline as unsupported.
+
+For the scheduler and other services the provider also exposes the jobs (bound
+to its cache), `get_or_create_aws_managed_key` and `clear_caches`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from garrison.api import Call, Handler, Request, Response
+from garrison.clock import Clock
+from garrison.services.kms import jobs
+from garrison.services.kms.domain import (
+    ENCRYPTION_ALGORITHMS,
+    SYMMETRIC_DEFAULT,
+    Alias,
+    Key,
+    KeyState,
+)
+from garrison.services.kms.errors import UnsupportedOperationException
+from garrison.services.kms.keypolicy import IdentityAuthorizer, aws_managed_key_policy
+from garrison.services.kms.keys import Page
+from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS
+from garrison.services.kms.service import (
+    DEFAULT_MAX_ALIASES,
+    DEFAULT_MAX_KEYS,
+    AwsManagedPolicy,
+    KmsService,
+)
+from garrison.storage.writer import Tx
+
+# The request members each operation honours (the pinned model's, all of them).
+HANDLED: dict[str, frozenset[str]] = {
+    name: frozenset(members.split())
+    for name, members in {
+        "CreateKey": "Policy Description KeyUsage CustomerMasterKeySpec KeySpec Origin "
+        "CustomKeyStoreId BypassPolicyLockoutSafetyCheck Tags MultiRegion XksKeyId",
+        "DescribeKey": "KeyId GrantTokens",
+        "ListKeys": "Limit Marker",
+        "EnableKey": "KeyId",
+        "DisableKey": "KeyId",
+        "ScheduleKeyDeletion": "KeyId PendingWindowInDays",
+        "CancelKeyDeletion": "KeyId",
+        "UpdateKeyDescription": "KeyId Description",
+        "Encrypt": "KeyId Plaintext EncryptionContext GrantTokens EncryptionAlgorithm DryRun",
+        "Decrypt": "CiphertextBlob EncryptionContext GrantTokens KeyId EncryptionAlgorithm "
+        "Recipient DryRun DryRunModifiers",
+        "ReEncrypt": "CiphertextBlob SourceEncryptionContext SourceKeyId DestinationKeyId "
+        "DestinationEncryptionContext SourceEncryptionAlgorithm "
+        "DestinationEncryptionAlgorithm GrantTokens DryRun DryRunModifiers",
+        "GenerateDataKey": "KeyId EncryptionContext NumberOfBytes KeySpec GrantTokens "
+        "Recipient DryRun",
+        "GenerateDataKeyWithoutPlaintext": "KeyId EncryptionContext KeySpec NumberOfBytes "
+        "GrantTokens DryRun",
+        "GenerateRandom": "NumberOfBytes CustomKeyStoreId Recipient",
+        "GetKeyLastUsage": "KeyId",
+        "CreateAlias": "AliasName TargetKeyId",
+        "UpdateAlias": "AliasName TargetKeyId",
+        "DeleteAlias": "AliasName",
+        "ListAliases": "KeyId Limit Marker",
+        "TagResource": "KeyId Tags",
+        "UntagResource": "KeyId TagKeys",
+        "ListResourceTags": "KeyId Limit Marker",
+        "GetKeyPolicy": "KeyId PolicyName",
+        "PutKeyPolicy": "KeyId PolicyName Policy BypassPolicyLockoutSafetyCheck",
+        "ListKeyPolicies": "KeyId Limit Marker",
+        "EnableKeyRotation": "KeyId RotationPeriodInDays",
+        "DisableKeyRotation": "KeyId",
+        "GetKeyRotationStatus": "KeyId",
+        "RotateKeyOnDemand": "KeyId",
+        "ListKeyRotations": "KeyId IncludeKeyMaterial Limit Marker",
+    }.items()
+}
+
+# CloudTrail's readOnly: Describe*, List*, Get*, and the cryptographic operations.
+READ_ONLY = frozenset(
+    {
+        "DescribeKey", "ListKeys", "ListAliases", "ListResourceTags", "ListKeyPolicies",
+        "ListKeyRotations", "GetKeyPolicy", "GetKeyRotationStatus", "GetKeyLastUsage",
+        "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+    }
+)  # fmt: skip
+
+
+def key_metadata(key: Key) -> dict[str, Any]:
+    """KeyMetadata as DescribeKey and CreateKey return it."""
+    md: dict[str, Any] = {
+        "AWSAccountId": key.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.created_at,
+        "Enabled": key.enabled,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state.value,
+        "Origin": key.origin,
+        "KeyManager": key.key_manager.value,
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "EncryptionAlgorithms": list(ENCRYPTION_ALGORITHMS),
+        "MultiRegion": False,
+        "CurrentKeyMaterialId": key.current_material_id,
+    }
+    if key.state is KeyState.PENDING_DELETION:
+        md["DeletionDate"] = key.deletion_date
+        md["PendingDeletionWindowInDays"] = key.pending_window_days
+    return md
+
+
+def _paged(name: str, page: Page[Any], items: list[Any]) -> Response:
+    out: Response = {name: items, "Truncated": page.next_marker is not None}
+    if page.next_marker is not None:
+        out["NextMarker"] = page.next_marker
+    return out
+
+
+def _alias_entry(alias: Alias) -> dict[str, Any]:
+    return {
+        "AliasName": alias.name,
+        "AliasArn": alias.arn,
+        "TargetKeyId": alias.target_key_id,
+        "CreationDate": alias.created_at,
+        "LastUpdatedDate": alias.updated_at,
+    }
+
+
+class KmsProvider:
+    service = "kms"
+    event_source = "kms.amazonaws.com"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        identity_authorizer: IdentityAuthorizer | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        max_aliases: int = DEFAULT_MAX_ALIASES,
+        max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
+        aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
+    ) -> None:
+        self.clock = clock
+        self.kms = KmsService(
+            identity_authorizer=identity_authorizer,
+            max_keys=max_keys,
+            max_aliases=max_aliases,
+            max_on_demand_rotations=max_on_demand_rotations,
+            aws_managed_policy=aws_managed_policy,
+        )
+        self._handlers: dict[str, Callable[[Call, Request], Response | None]] = {
+            "CreateKey": self.create_key,
+            "DescribeKey": self.describe_key,
+            "ListKeys": self.list_keys,
+            "EnableKey": self.enable_key,
+            "DisableKey": self.disable_key,
+            "ScheduleKeyDeletion": self.schedule_key_deletion,
+            "CancelKeyDeletion": self.cancel_key_deletion,
+            "UpdateKeyDescription": self.update_key_description,
+            "Encrypt": self.encrypt,
+            "Decrypt": self.decrypt,
+            "ReEncrypt": self.re_encrypt,
+            "GenerateDataKey": self.generate_data_key,
+            "GenerateDataKeyWithoutPlaintext": self.generate_data_key_without_plaintext,
+            "GenerateRandom": self.generate_random,
+            "GetKeyLastUsage": self.get_key_last_usage,
+            "CreateAlias": self.create_alias,
+            "UpdateAlias": self.update_alias,
+            "DeleteAlias": self.delete_alias,
+            "ListAliases": self.list_aliases,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListResourceTags": self.list_resource_tags,
+            "GetKeyPolicy": self.get_key_policy,
+            "PutKeyPolicy": self.put_key_policy,
+            "ListKeyPolicies": self.list_key_policies,
+            "EnableKeyRotation": self.enable_key_rotation,
+            "DisableKeyRotation": self.disable_key_rotation,
+            "GetKeyRotationStatus": self.get_key_rotation_status,
+            "RotateKeyOnDemand": self.rotate_key_on_demand,
+            "ListKeyRotations": self.list_key_rotations,
+        }
+
+    # -- the Provider protocol ---------------------------------------------------------
+    def handlers(self) -> Mapping[str, Handler]:
+        return {name: self._wrap(name, fn) for name, fn in self._handlers.items()}
+
+    def is_read_only(self, operation: str) -> bool:
+        return operation in READ_ONLY
+
+    def _wrap(self, name: str, fn: Callable[[Call, Request], Response | None]) -> Handler:
+        handled = HANDLED[name]
+        read_only = name in READ_ONLY
+
+        def handler(call: Call, request: Request) -> Response | None:
+            for member in request:
+                if member not in handled:
+                    raise UnsupportedOperationException(
+                        f"The {member} parameter of {name} is not supported by this "
+                        "Garrison release."
+                    )
+            # CloudTrail records no responseElements for KMS's read-only calls.
+            call.hide_response = read_only
+            return fn(call, request)
+
+        return handler
+
+    # -- for the scheduler, the node and other services ---------------------------------
+    def clear_caches(self) -> None:
+        self.kms.clear_caches()
+
+    def keys_due_for_deletion(self, tx: Tx, now: datetime | float) -> list[str]:
+        return jobs.keys_due_for_deletion(tx, now)
+
+    def delete_key_if_due(
+        self, tx: Tx, key_id: str, now: datetime | float
+    ) -> jobs.DoneOnKey | None:
+        return jobs.delete_key_if_due(tx, key_id, now, self.kms.cache)
+
+    def delete_due_keys(self, tx: Tx, now: datetime | float) -> list[jobs.DoneOnKey]:
+        return jobs.delete_due_keys(tx, now, self.kms.cache)
+
+    def keys_due_for_rotation(self, tx: Tx, now: datetime | float) -> list[str]:
+        return jobs.keys_due_for_rotation(tx, now)
+
+    def rotate_key_if_due(
+        self, tx: Tx, key_id: str, now: datetime | float
+    ) -> jobs.DoneOnKey | None:
+        return jobs.rotate_key_if_due(tx, key_id, now, self.kms.cache)
+
+    def rotate_due_keys(self, tx: Tx, now: datetime | float) -> list[jobs.DoneOnKey]:
+        return jobs.rotate_due_keys(tx, now, self.kms.cache)
+
+    def get_or_create_aws_managed_key(
+        self, tx: Tx, account_id: str, region: str, service_name: str, now: datetime | None = None
+    ) -> Key:
+        return self.kms.get_or_create_aws_managed_key(
+            tx, account_id, region, service_name, now or self.clock.now()
+        )
+
+    # -- keys ----------------------------------------------------------------------------
+    def create_key(self, call: Call, r: Request) -> Response:
+        key = self.kms.keys.create_key(
+            call,
+            description=r.get("Description", ""),
+            key_usage=r.get("KeyUsage"),
+            key_spec=r.get("KeySpec"),
+            customer_master_key_spec=r.get("CustomerMasterKeySpec"),
+            origin=r.get("Origin"),
+            custom_key_store_id=r.get("CustomKeyStoreId"),
+            xks_key_id=r.get("XksKeyId"),
+            multi_region=r.get("MultiRegion"),
+            policy=r.get("Policy"),
+            bypass_policy_lockout_safety_check=bool(r.get("BypassPolicyLockoutSafetyCheck")),
+            tags=r.get("Tags"),
+        )
+        return {"KeyMetadata": key_metadata(key)}
+
+    def describe_key(self, call: Call, r: Request) -> Response:
+        return {"KeyMetadata": key_metadata(self.kms.keys.describe_key(call, r["KeyId"]))}
+
+    def list_keys(self, call: Call, r: Request) -> Response:
+        page = self.kms.keys.list_keys(call, limit=r.get("Limit"), marker=r.get("Marker"))
+        entries = [{"KeyId": arn.rpartition("/")[2], "KeyArn": arn} for arn in page.items]
+        return _paged("Keys", page, entries)
+
+    def enable_key(self, call: Call, r: Request) -> None:
+        self.kms.keys.enable_key(call, r["KeyId"])
+
+    def disable_key(self, call: Call, r: Request) -> None:
+        self.kms.keys.disable_key(call, r["KeyId"])
+
+    def schedule_key_deletion(self, call: Call, r: Request) -> Response:
+        key = self.kms.keys.schedule_key_deletion(call, r["KeyId"], r.get("PendingWindowInDays"))
+        return {
+            "KeyId": key.arn,
+            "DeletionDate": key.deletion_date,
+            "KeyState": key.state.value,
+            "PendingWindowInDays": key.pending_window_days,
+        }
+
+    def cancel_key_deletion(self, call: Call, r: Request) -> Response:
+        return {"KeyId": self.kms.keys.cancel_key_deletion(call, r["KeyId"]).arn}
+
+    def update_key_description(self, call: Call, r: Request) -> None:
+        self.kms.keys.update_key_description(call, r["KeyId"], r["Description"])
+
+    def get_key_last_usage(self, call: Call, r: Request) -> Response:
+        key, usage, event_id = self.kms.keys.get_key_last_usage(call, r["KeyId"])
+        out: Response = {
+            "KeyId": key.key_id,
+            "KeyCreationDate": key.created_at,
+            "TrackingStartDate": key.created_at,  # Garrison tracks every key from its creation
+            "KeyLastUsage": {},
+        }
+        if usage is not None:
+            last: dict[str, Any] = {
+                "Operation": usage.operation,
+                "Timestamp": usage.at,
+                "KmsRequestId": usage.request_id,
+            }
+            if event_id:
+                last["CloudTrailEventId"] = event_id
+            out["KeyLastUsage"] = last
+        return out
+
+    # -- cryptographic operations ----------------------------------------------------------
+    def encrypt(self, call: Call, r: Request) -> Response:
+        sealed = self.kms.crypto.encrypt(
+            call,
+            r["KeyId"],
+            r["Plaintext"],
+            encryption_context=r.get("EncryptionContext"),
+            encryption_algorithm=r.get("EncryptionAlgorithm"),
+            grant_tokens=r.get("GrantTokens"),
+            dry_run=bool(r.get("DryRun")),
+        )
+        return {
+            "CiphertextBlob": sealed.ciphertext,
+            "KeyId": sealed.key_arn,
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }
+
+    def decrypt(self, call: Call, r: Request) -> Response:
+        opened = self.kms.crypto.decrypt(
+            call,
+            r.get("CiphertextBlob"),
+            key_id=r.get("KeyId"),
+            encryption_context=r.get("EncryptionContext"),
+            encryption_algorithm=r.get("EncryptionAlgorithm"),
+            grant_tokens=r.get("GrantTokens"),
+            recipient=r.get("Recipient"),
+            dry_run=bool(r.get("DryRun")),
+            dry_run_modifiers=r.get("DryRunModifiers"),
+        )
+        return {
+            "KeyId": opened.key_arn,
+            "Plaintext": opened.plaintext,
+            "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "KeyMaterialId": opened.material_id,
+        }
+
+    def re_encrypt(self, call: Call, r: Request) -> Response:
+        done = self.kms.crypto.re_encrypt(
+            call,
+            r.get("CiphertextBlob"),
+            r["DestinationKeyId"],
+            source_key_id=r.get("SourceKeyId"),
+            source_encryption_context=r.get("SourceEncryptionContext"),
+            destination_encryption_context=r.get("DestinationEncryptionContext"),
+            source_encryption_algorithm=r.get("SourceEncryptionAlgorithm"),
+            destination_encryption_algorithm=r.get("DestinationEncryptionAlgorithm"),
+            grant_tokens=r.get("GrantTokens"),
+            dry_run=bool(r.get("DryRun")),
+            dry_run_modifiers=r.get("DryRunModifiers"),
+        )
+        return {
+            "CiphertextBlob": done.ciphertext,
+            "SourceKeyId": done.source_key_arn,
+            "KeyId": done.key_arn,
+            "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "SourceKeyMaterialId": done.source_material_id,
+            "DestinationKeyMaterialId": done.material_id,
+        }
+
+    def _data_key(self, call: Call, r: Request, *, with_plaintext: bool) -> Response:
+        sealed = self.kms.crypto.generate_data_key(
+            call,
+            r["KeyId"],
+            with_plaintext=with_plaintext,
+            key_spec=r.get("KeySpec"),
+            number_of_bytes=r.get("NumberOfBytes"),
+            encryption_context=r.get("EncryptionContext"),
+            grant_tokens=r.get("GrantTokens"),
+            recipient=r.get("Recipient"),
+            dry_run=bool(r.get("DryRun")),
+        )
+        out: Response = {
+            "CiphertextBlob": sealed.ciphertext,
+            "KeyId": sealed.key_arn,
+            "KeyMaterialId": sealed.material_id,
+        }
+        if with_plaintext:
+            out["Plaintext"] = sealed.plaintext
+        return out
+
+    def generate_data_key(self, call: Call, r: Request) -> Response:
+        return self._data_key(call, r, with_plaintext=True)
+
+    def generate_data_key_without_plaintext(self, call: Call, r: Request) -> Response:
+        return self._data_key(call, r, with_plaintext=False)
+
+    def generate_random(self, call: Call, r: Request) -> Response:
+        data = self.kms.crypto.generate_random(
+            call,
+            r.get("NumberOfBytes"),
+            custom_key_store_id=r.get("CustomKeyStoreId"),
+            recipient=r.get("Recipient"),
+        )
+        return {"Plaintext": data}
+
+    # -- aliases --------------------------------------------------------------------------
+    def create_alias(self, call: Call, r: Request) -> None:
+        self.kms.aliases.create_alias(call, r["AliasName"], r["TargetKeyId"])
+
+    def update_alias(self, call: Call, r: Request) -> None:
+        self.kms.aliases.update_alias(call, r["AliasName"], r["TargetKeyId"])
+
+    def delete_alias(self, call: Call, r: Request) -> None:
+        self.kms.aliases.delete_alias(call, r["AliasName"])
+
+    def list_aliases(self, call: Call, r: Request) -> Response:
+        page = self.kms.aliases.list_aliases(
+            call, key_id=r.get("KeyId"), limit=r.get("Limit"), marker=r.get("Marker")
+        )
+        return _paged("Aliases", page, [_alias_entry(a) for a in page.items])
+
+    # -- tags -----------------------------------------------------------------------------
+    def tag_resource(self, call: Call, r: Request) -> None:
+        self.kms.keys.tag_resource(call, r["KeyId"], r["Tags"])
+
+    def untag_resource(self, call: Call, r: Request) -> None:
+        self.kms.keys.untag_resource(call, r["KeyId"], r["TagKeys"])
+
+    def list_resource_tags(self, call: Call, r: Request) -> Response:
+        page = self.kms.keys.list_resource_tags(
+            call, r["KeyId"], limit=r.get("Limit"), marker=r.get("Marker")
+        )
+        tags = [{"TagKey": k, "TagValue": v} for k, v in page.items]
+        return _paged("Tags", page, tags)
+
+    # -- key policies -----------------------------------------------------------------------
+    def get_key_policy(self, call: Call, r: Request) -> Response:
+        policy = self.kms.keys.get_key_policy(call, r["KeyId"], r.get("PolicyName"))
+        return {"Policy": policy, "PolicyName": "default"}
+
+    def put_key_policy(self, call: Call, r: Request) -> None:
+        self.kms.keys.put_key_policy(
+            call,
+            r["KeyId"],
+            policy=r["Policy"],
+            policy_name=r.get("PolicyName"),
+            bypass_policy_lockout_safety_check=bool(r.get("BypassPolicyLockoutSafetyCheck")),
+        )
+
+    def list_key_policies(self, call: Call, r: Request) -> Response:
+        page = self.kms.keys.list_key_policies(
+            call, r["KeyId"], limit=r.get("Limit"), marker=r.get("Marker")
+        )
+        return _paged("PolicyNames", page, list(page.items))
+
+    # -- rotation -----------------------------------------------------------------------------
+    def enable_key_rotation(self, call: Call, r: Request) -> None:
+        self.kms.rotation.enable_key_rotation(call, r["KeyId"], r.get("RotationPeriodInDays"))
+
+    def disable_key_rotation(self, call: Call, r: Request) -> None:
+        self.kms.rotation.disable_key_rotation(call, r["KeyId"])
+
+    def get_key_rotation_status(self, call: Call, r: Request) -> Response:
+        key = self.kms.rotation.get_key_rotation_status(call, r["KeyId"])
+        out: Response = {"KeyRotationEnabled": key.rotation_enabled, "KeyId": key.arn}
+        if key.rotation_enabled:
+            out["RotationPeriodInDays"] = key.rotation_period_days
+            out["NextRotationDate"] = key.next_rotation_at
+        return out
+
+    def rotate_key_on_demand(self, call: Call, r: Request) -> Response:
+        return {"KeyId": self.kms.rotation.rotate_key_on_demand(call, r["KeyId"]).key_id}
+
+    def list_key_rotations(self, call: Call, r: Request) -> Response:
+        key, page = self.kms.rotation.list_key_rotations(
+            call,
+            r["KeyId"],
+            include_key_material=r.get("IncludeKeyMaterial"),
+            limit=r.get("Limit"),
+            marker=r.get("Marker"),
+        )
+        entries = []
+        for entry in page.items:
+            version = entry.version
+            item: dict[str, Any] = {
+                "KeyId": key.key_id,
+                "KeyMaterialId": version.material_id,
+                "KeyMaterialState": "CURRENT" if entry.current else "NON_CURRENT",
+            }
+            if version.rotation_type is not None:
+                item["RotationDate"] = version.created_at
+                item["RotationType"] = version.rotation_type.value
+            entries.append(item)
+        return _paged("Rotations", page, entries)

@@ -1,0 +1,134 @@
+"""Key material rotation: automatic (scheduled) and on demand.
+
+Rotating adds a key material version and makes it current; the key id, ARN,
+policy and aliases stay. Ciphertexts name the version that made them, so every
+earlier version keeps decrypting. Automatic rotation is run by the scheduler
+(`garrison.services.kms.jobs`) through `rotate_key`; on-demand rotations do not
+move the automatic schedule, and a key may be rotated on demand at most
+`max_on_demand_rotations` times (25 in the pinned model's documentation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from garrison.api import Call
+from garrison.services.kms import store
+from garrison.services.kms.access import KeyAccess
+from garrison.services.kms.cache import KmsCache
+from garrison.services.kms.ciphertext import new_material
+from garrison.services.kms.domain import (
+    DEFAULT_ROTATION_PERIOD_DAYS,
+    Key,
+    KeyVersion,
+    RotationType,
+)
+from garrison.services.kms.errors import InvalidMarkerException, LimitExceededException
+from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
+from garrison.services.kms.keys import Page, new_material_id, unsupported_for_aws_managed
+from garrison.storage.writer import Tx
+
+DEFAULT_MAX_ON_DEMAND_ROTATIONS = 25
+
+
+def rotate_key(tx: Tx, cache: KmsCache, key: Key, now: datetime, *, automatic: bool) -> Key:
+    """Give `key` new key material; returns the key as it now is."""
+    kind = RotationType.AUTOMATIC if automatic else RotationType.ON_DEMAND
+    version = KeyVersion(key.key_id, key.current_version + 1, new_material_id(), now, kind)
+    store.insert_version(tx, version, new_material())
+    rotated = key.rotated(version, automatic=automatic)
+    store.update_key(tx, rotated)
+    cache.invalidate_key(tx, key.key_id)
+    tx.mark_changed()
+    return rotated
+
+
+@dataclass(frozen=True, slots=True)
+class RotationEntry:
+    version: KeyVersion
+    current: bool
+
+
+class RotationUseCases:
+    def __init__(
+        self,
+        access: KeyAccess,
+        cache: KmsCache,
+        *,
+        max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
+    ) -> None:
+        self.access = access
+        self.cache = cache
+        self.max_on_demand_rotations = max_on_demand_rotations
+
+    def enable_key_rotation(self, call: Call, key_id: str, period_days: int | None) -> None:
+        period = DEFAULT_ROTATION_PERIOD_DAYS if period_days is None else period_days
+        target = self.access.find(call, key_id, aliases=False, fresh=True)
+        self.access.authorize(
+            call, target, "kms:EnableKeyRotation", {"kms:RotationPeriodInDays": (str(period),)}
+        )
+        key = target.key.enable_rotation(call.ctx.now, period)
+        unsupported_for_aws_managed(target.key, "EnableKeyRotation")
+        self._save(call, key)
+
+    def disable_key_rotation(self, call: Call, key_id: str) -> None:
+        target = self.access.find(call, key_id, aliases=False, fresh=True)
+        self.access.authorize(call, target, "kms:DisableKeyRotation")
+        key = target.key.disable_rotation()
+        unsupported_for_aws_managed(target.key, "DisableKeyRotation")
+        self._save(call, key)
+
+    def get_key_rotation_status(self, call: Call, key_id: str) -> Key:
+        target = self.access.find(call, key_id, aliases=False)
+        self.access.authorize(call, target, "kms:GetKeyRotationStatus")
+        return target.key
+
+    def rotate_key_on_demand(self, call: Call, key_id: str) -> Key:
+        target = self.access.find(call, key_id, aliases=False, fresh=True)
+        self.access.authorize(call, target, "kms:RotateKeyOnDemand")
+        key = target.key
+        key.require("RotateKeyOnDemand")
+        unsupported_for_aws_managed(key, "RotateKeyOnDemand")
+        done = store.count_rotations(call.tx, key.key_id, RotationType.ON_DEMAND)
+        if done >= self.max_on_demand_rotations:
+            raise LimitExceededException(
+                f"{key.arn} has reached the limit of {self.max_on_demand_rotations} "
+                "on-demand rotations."
+            )
+        return rotate_key(call.tx, self.cache, key, call.ctx.now, automatic=False)
+
+    def list_key_rotations(
+        self,
+        call: Call,
+        key_id: str,
+        *,
+        include_key_material: str | None,
+        limit: int | None,
+        marker: str | None,
+    ) -> tuple[Key, Page[RotationEntry]]:
+        target = self.access.find(call, key_id, aliases=False)
+        self.access.authorize(call, target, "kms:ListKeyRotations")
+        position = decode_marker("rotations", marker)
+        if position is not None and not position.isdigit():
+            raise InvalidMarkerException()
+        after = int(position) if position is not None else 0
+        size = page_size(limit, default=100, maximum=1000)
+        versions = store.list_versions(
+            call.tx,
+            target.key.key_id,
+            after=after,
+            limit=size + 1,
+            rotations_only=include_key_material != "ALL_KEY_MATERIAL",
+        )
+        more = len(versions) > size
+        versions = versions[:size]
+        current = target.key.current_version
+        entries = [RotationEntry(v, v.version == current) for v in versions]
+        next_marker = encode_marker("rotations", str(versions[-1].version)) if more else None
+        return target.key, Page(entries, next_marker)
+
+    def _save(self, call: Call, key: Key) -> None:
+        store.update_key(call.tx, key)
+        self.cache.invalidate_key(call.tx, key.key_id)
+        call.tx.mark_changed()

@@ -1,0 +1,122 @@
+"""The KMS use cases, assembled: what the provider calls and other services may call.
+
+    KmsService
+     ├── keys      KeyUseCases       CreateKey, DescribeKey, ListKeys, Enable/DisableKey,
+     │                               Schedule/CancelKeyDeletion, UpdateKeyDescription,
+     │                               Get/Put/ListKeyPolicies, tags, GetKeyLastUsage
+     ├── aliases   AliasUseCases     Create/Update/Delete/ListAliases
+     ├── crypto    CryptoUseCases    Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom
+     ├── rotation  RotationUseCases  Enable/Disable/GetKeyRotation*, RotateKeyOnDemand,
+     │                               ListKeyRotations
+     └── get_or_create_aws_managed_key   alias/aws/<service> for other Garrison services
+
+All of them share one `KeyAccess` (find + authorise) and one `KmsCache`.
+
+Other Garrison services that encrypt through KMS call `crypto` with a `Call`
+whose context carries ``extra["via_service"] = "<service>.<region>.amazonaws.com"``:
+that is the ``kms:ViaService`` condition key the policy of an AWS managed key
+requires, so only such calls (not a customer's direct ones) may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from garrison.services.kms import store
+from garrison.services.kms.access import KeyAccess
+from garrison.services.kms.aliases import AliasUseCases, insert_alias
+from garrison.services.kms.cache import KmsCache
+from garrison.services.kms.cryptographic import CryptoUseCases
+from garrison.services.kms.domain import (
+    AWS_ALIAS_PREFIX,
+    AWS_MANAGED_ROTATION_DAYS,
+    Alias,
+    Key,
+    KeyManager,
+)
+from garrison.services.kms.keypolicy import (
+    IdentityAuthorizer,
+    RootIdentityAuthorizer,
+    aws_managed_key_policy,
+)
+from garrison.services.kms.keys import KeyUseCases, insert_new_key
+from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS, RotationUseCases
+from garrison.storage.sql import IntegrityError
+from garrison.storage.writer import Tx
+
+DEFAULT_MAX_KEYS = 100_000
+DEFAULT_MAX_ALIASES = 100_000
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+AwsManagedPolicy = Callable[[str, str, str], str]  # (account, region, service) -> policy
+
+
+class KmsService:
+    def __init__(
+        self,
+        *,
+        identity_authorizer: IdentityAuthorizer | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        max_aliases: int = DEFAULT_MAX_ALIASES,
+        max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
+        aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
+    ) -> None:
+        self.cache = KmsCache()
+        self.access = KeyAccess(self.cache, identity_authorizer or RootIdentityAuthorizer())
+        self.keys = KeyUseCases(self.access, self.cache, max_keys=max_keys)
+        self.aliases = AliasUseCases(self.access, self.cache, max_aliases=max_aliases)
+        self.crypto = CryptoUseCases(self.access, self.cache)
+        self.rotation = RotationUseCases(
+            self.access, self.cache, max_on_demand_rotations=max_on_demand_rotations
+        )
+        self.aws_managed_policy = aws_managed_policy
+
+    def clear_caches(self) -> None:
+        """Forget every cached key, alias and key material (another node changed state)."""
+        self.cache.clear()
+
+    def get_or_create_aws_managed_key(
+        self, tx: Tx, account_id: str, region: str, service_name: str, now: datetime
+    ) -> Key:
+        """The AWS managed key ``alias/aws/<service_name>``, created on first use.
+
+        It has KeyManager AWS, the AWS managed key policy (use only through the
+        service, metadata for the account) and automatic rotation every year.
+        """
+        if not _SERVICE_NAME.fullmatch(service_name):
+            raise ValueError(f"{service_name!r} is not a service name")
+        name = f"{AWS_ALIAS_PREFIX}{service_name}"
+        alias = store.get_alias(tx, account_id, region, name)
+        if alias is not None:
+            existing = store.get_key(tx, alias.target_key_id)
+            if existing is not None:
+                return existing
+            store.delete_alias(tx, alias)  # dangling: cannot happen, but never fail on it
+        savepoint = tx.savepoint()
+        try:
+            key = insert_new_key(
+                tx,
+                account_id=account_id,
+                region=region,
+                now=now,
+                description=(
+                    f"Default key that protects my {service_name} data when no other key is defined"
+                ),
+                policy=self.aws_managed_policy(account_id, region, service_name),
+                key_manager=KeyManager.AWS,
+                rotation_period_days=AWS_MANAGED_ROTATION_DAYS,
+                next_rotation_at=now + timedelta(days=AWS_MANAGED_ROTATION_DAYS),
+            )
+            insert_alias(tx, self.cache, Alias(account_id, region, name, key.key_id, now, now))
+            savepoint.commit()
+        except IntegrityError:
+            # Another node created it first (the alias name is the primary key): use theirs.
+            savepoint.rollback()
+            alias = store.get_alias(tx, account_id, region, name)
+            existing = store.get_key(tx, alias.target_key_id) if alias else None
+            if existing is None:
+                raise
+            return existing
+        return key

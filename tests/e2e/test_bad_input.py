@@ -1,0 +1,356 @@
+"""Malformed and forbidden requests, each answered with AWS's error code and status.
+
+After the whole table the server must still be healthy, and no failed request
+may have left a record behind (the key count is unchanged by failed CreateKeys).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ServerProcess
+from tests.e2e.signing import post
+
+KMS = "TrentService."
+KEYS: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    target: str | None
+    body: Callable[[dict[str, str]], Any]
+    code: str
+    status: int = 400
+    kwargs: Callable[[dict[str, str]], dict[str, Any]] | None = None
+    raw: bool = False
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _past() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
+
+
+CASES = [
+    # --- serialization and model validation
+    Case(
+        "body is not json",
+        KMS + "ListKeys",
+        lambda k: b"{not json",
+        "SerializationException",
+        raw=True,
+    ),
+    Case("body is a list", KMS + "ListKeys", lambda k: b"[]", "SerializationException", raw=True),
+    Case(
+        "bad base64 plaintext",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": "***"},
+        "SerializationException",
+    ),
+    Case(
+        "plaintext over 4096 bytes",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": b64(b"x" * 4097)},
+        "ValidationException",
+    ),
+    Case(
+        "empty plaintext",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": ""},
+        "ValidationException",
+    ),
+    Case(
+        "missing KeyId", KMS + "Encrypt", lambda k: {"Plaintext": b64(b"x")}, "ValidationException"
+    ),
+    Case(
+        "missing Plaintext",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"]},
+        "ValidationException",
+    ),
+    Case(
+        "KeyId wrong type",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": 5, "Plaintext": b64(b"x")},
+        "SerializationException",
+    ),
+    Case(
+        "context wrong type",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": b64(b"x"), "EncryptionContext": ["a"]},
+        "SerializationException",
+    ),
+    Case(
+        "unknown algorithm",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": b64(b"x"), "EncryptionAlgorithm": "ROT13"},
+        "ValidationException",
+    ),
+    Case(
+        "KeyId too long",
+        KMS + "DescribeKey",
+        lambda k: {"KeyId": "a" * 2049},
+        "ValidationException",
+    ),
+    Case("ListKeys limit 0", KMS + "ListKeys", lambda k: {"Limit": 0}, "ValidationException"),
+    Case("ListKeys limit 1001", KMS + "ListKeys", lambda k: {"Limit": 1001}, "ValidationException"),
+    Case(
+        "ListKeys bad marker",
+        KMS + "ListKeys",
+        lambda k: {"Marker": "!!garbage!!"},
+        "InvalidMarkerException",
+    ),
+    Case("limit as string", KMS + "ListKeys", lambda k: {"Limit": "ten"}, "SerializationException"),
+    Case(
+        "GenerateRandom 0 bytes",
+        KMS + "GenerateRandom",
+        lambda k: {"NumberOfBytes": 0},
+        "ValidationException",
+    ),
+    Case(
+        "GenerateRandom 1025 bytes",
+        KMS + "GenerateRandom",
+        lambda k: {"NumberOfBytes": 1025},
+        "ValidationException",
+    ),
+    Case(
+        "data key without size",
+        KMS + "GenerateDataKey",
+        lambda k: {"KeyId": k["enabled"]},
+        "ValidationException",
+    ),
+    Case(
+        "data key with both sizes",
+        KMS + "GenerateDataKey",
+        lambda k: {"KeyId": k["enabled"], "KeySpec": "AES_256", "NumberOfBytes": 32},
+        "ValidationException",
+    ),
+    Case(
+        "data key bad spec",
+        KMS + "GenerateDataKey",
+        lambda k: {"KeyId": k["enabled"], "KeySpec": "AES_512"},
+        "ValidationException",
+    ),
+    # --- keys in the wrong state, or unknown
+    Case(
+        "unknown key",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": "11111111-2222-3333-4444-555555555555", "Plaintext": b64(b"x")},
+        "NotFoundException",
+    ),
+    Case(
+        "unknown alias",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": "alias/nope-nope", "Plaintext": b64(b"x")},
+        "NotFoundException",
+    ),
+    Case(
+        "disabled key",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["disabled"], "Plaintext": b64(b"x")},
+        "DisabledException",
+    ),
+    Case(
+        "pending-deletion key",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["pending"], "Plaintext": b64(b"x")},
+        "KMSInvalidStateException",
+    ),
+    Case(
+        "enable pending-deletion key",
+        KMS + "EnableKey",
+        lambda k: {"KeyId": k["pending"]},
+        "KMSInvalidStateException",
+    ),
+    Case(
+        "wrong encryption context",
+        KMS + "Decrypt",
+        lambda k: {"CiphertextBlob": k["blob_ctx"], "EncryptionContext": {"a": "2"}},
+        "InvalidCiphertextException",
+    ),
+    Case(
+        "garbage ciphertext",
+        KMS + "Decrypt",
+        lambda k: {"CiphertextBlob": b64(b"\x01" * 80)},
+        "InvalidCiphertextException",
+    ),
+    Case(
+        "short ciphertext",
+        KMS + "Decrypt",
+        lambda k: {"CiphertextBlob": b64(b"\x01")},
+        "InvalidCiphertextException",
+    ),
+    Case(
+        "deletion window 6",
+        KMS + "ScheduleKeyDeletion",
+        lambda k: {"KeyId": k["enabled"], "PendingWindowInDays": 6},
+        "ValidationException",
+    ),
+    Case(
+        "deletion window 31",
+        KMS + "ScheduleKeyDeletion",
+        lambda k: {"KeyId": k["enabled"], "PendingWindowInDays": 31},
+        "ValidationException",
+    ),
+    Case(
+        "rotation period 89",
+        KMS + "EnableKeyRotation",
+        lambda k: {"KeyId": k["enabled"], "RotationPeriodInDays": 89},
+        "ValidationException",
+    ),
+    Case(
+        "reserved alias",
+        KMS + "CreateAlias",
+        lambda k: {"AliasName": "alias/aws/x", "TargetKeyId": k["enabled"]},
+        "NotAuthorizedException",
+    ),
+    Case(
+        "alias without prefix",
+        KMS + "CreateAlias",
+        lambda k: {"AliasName": "noprefix", "TargetKeyId": k["enabled"]},
+        "ValidationException",
+    ),
+    Case(
+        "malformed key policy",
+        KMS + "CreateKey",
+        lambda k: {"Policy": "{]"},
+        "MalformedPolicyDocumentException",
+    ),
+    Case(
+        "asymmetric spec not yet",
+        KMS + "CreateKey",
+        lambda k: {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "unknown key spec",
+        KMS + "CreateKey",
+        lambda k: {"KeySpec": "RSA_1024"},
+        "ValidationException",
+    ),
+    Case(
+        "reserved tag",
+        KMS + "CreateKey",
+        lambda k: {"Tags": [{"TagKey": "aws:x", "TagValue": "y"}]},
+        "TagException",
+    ),
+    Case(
+        "unknown policy name",
+        KMS + "GetKeyPolicy",
+        lambda k: {"KeyId": k["enabled"], "PolicyName": "other"},
+        "NotFoundException",
+    ),
+    # --- routing and authentication
+    Case("unknown operation", KMS + "FlyToTheMoon", lambda k: {}, "UnknownOperationException"),
+    Case("unknown service target", "NoSuchService.Do", lambda k: {}, "UnknownOperationException"),
+    Case("no target", None, lambda k: {}, "UnknownOperationException"),
+    Case(
+        "unknown access key",
+        KMS + "ListKeys",
+        lambda k: {},
+        "UnrecognizedClientException",
+        kwargs=lambda k: {"access_key": "AKIAUNKNOWNUNKNOWN00"},
+    ),
+    Case(
+        "wrong secret",
+        KMS + "ListKeys",
+        lambda k: {},
+        "InvalidSignatureException",
+        kwargs=lambda k: {"secret_key": "x" * 40},
+    ),
+    Case(
+        "expired signature",
+        KMS + "ListKeys",
+        lambda k: {},
+        "InvalidSignatureException",
+        kwargs=lambda k: {"when": _past()},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def prepared(server: ServerProcess) -> dict[str, str]:
+    kms = server.client()
+    keys = {
+        "enabled": kms.create_key()["KeyMetadata"]["KeyId"],
+        "disabled": kms.create_key()["KeyMetadata"]["KeyId"],
+        "pending": kms.create_key()["KeyMetadata"]["KeyId"],
+    }
+    kms.disable_key(KeyId=keys["disabled"])
+    kms.schedule_key_deletion(KeyId=keys["pending"], PendingWindowInDays=7)
+    blob = kms.encrypt(KeyId=keys["enabled"], Plaintext=b"x", EncryptionContext={"a": "1"})
+    keys["blob_ctx"] = b64(blob["CiphertextBlob"])
+    return keys
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_request(server: ServerProcess, prepared: dict[str, str], case: Case) -> None:
+    body = case.body(prepared)
+    data = body if case.raw else json.dumps(body).encode()
+    kwargs = case.kwargs(prepared) if case.kwargs else {}
+    r = post(server.endpoint, case.target, data, **kwargs)
+    assert r.status_code == case.status, r.text
+    payload = r.json()
+    assert payload["__type"].rsplit("#", 1)[-1] == case.code, payload
+    assert payload.get("message"), payload
+    assert "Traceback" not in r.text
+
+
+def test_unsigned_request(server: ServerProcess) -> None:
+    r = requests.post(
+        server.endpoint + "/", data=b"{}", headers={"X-Amz-Target": KMS + "ListKeys"}, timeout=10
+    )
+    assert r.status_code == 400
+    assert r.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_incomplete_signature(server: ServerProcess) -> None:
+    r = requests.post(
+        server.endpoint + "/",
+        data=b"{}",
+        headers={
+            "X-Amz-Target": KMS + "ListKeys",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/x",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 400
+    assert r.json()["__type"] == "IncompleteSignatureException"
+
+
+def test_oversized_body(server: ServerProcess) -> None:
+    r = post(server.endpoint, KMS + "ListKeys", b" " * (2 * 1024 * 1024))
+    assert r.status_code == 413
+    assert r.json()["__type"] == "RequestEntityTooLargeException"
+
+
+def test_failed_creates_leave_nothing_and_server_stays_healthy(
+    server: ServerProcess, prepared: dict[str, str]
+) -> None:
+    kms = server.client()
+    before = len(list(_all_keys(kms)))
+    for bad in (
+        {"Policy": "{]"},
+        {"Tags": [{"TagKey": "aws:x", "TagValue": "y"}]},
+        {"KeySpec": "RSA_2048"},
+    ):
+        r = post(server.endpoint, KMS + "CreateKey", json.dumps(bad).encode())
+        assert r.status_code == 400
+    assert len(list(_all_keys(kms))) == before
+    assert requests.get(server.endpoint + "/_garrison/health", timeout=5).json()["status"] == "ok"
+
+
+def _all_keys(kms: Any) -> Any:
+    for page in kms.get_paginator("list_keys").paginate():
+        yield from page["Keys"]
