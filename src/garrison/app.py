@@ -11,10 +11,12 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from garrison.audit.digests import create_digest, latest_digest_time
 from garrison.audit.event import CallRecord, build_event
 from garrison.audit.trail import AuditTrail
 from garrison.bootstrap import (
@@ -34,19 +36,20 @@ from garrison.iam.credentials import CredentialStore, service_principal
 from garrison.pipeline import Pipeline
 from garrison.protocol.sigv4 import SigV4Verifier
 from garrison.protocol.specs import SpecRegistry
-from garrison.scheduler.runner import Job, Scheduler
+from garrison.scheduler.runner import Job, JobRun, Scheduler
 from garrison.services.cloudtrail.provider import CloudTrailProvider
 from garrison.services.kms.jobs import DoneOnKey
 from garrison.services.kms.provider import KmsProvider
 from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.seal import (
+    RootKey,
     SealError,
     ShamirUnsealer,
-    get_meta,
     init_file_seal,
     read_key_file,
     seal_type,
+    shamir_threshold,
     unseal_with_key,
 )
 from garrison.storage.sql import delete
@@ -90,28 +93,36 @@ class Garrison:
         )
         self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
         self.unsealer: ShamirUnsealer | None = None
+        # kept after unsealing so keyring terms added later open without a restart
+        self.root_key: RootKey | None = None
+        self._unseal_lock = threading.Lock()
         self.created_credentials: RootCredentials | None = None
         self._known_version = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle ---------------------------------------------------------
     def open(self) -> None:
-        """Migrate, initialise on first start, unseal when the key is at hand."""
+        """Migrate, initialise on first start, unseal when the key is at hand.
+
+        Raises SealError when the store's root key file is missing or wrong.
+        """
         data_dir = self.settings.data_path
         if self.db.is_sqlite:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            # the root key file lives here too: keep the directory private
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db.migrate()
         kind = seal_type(self.db)
         if kind is None:
             init_file_seal(self.db, key_file_path(data_dir))
             kind = "file"
         if kind == "file":
-            unseal_with_key(self.db, read_key_file(key_file_path(data_dir)))
-        else:
-            threshold = self.db.read(lambda tx: get_meta(tx, "shamir_threshold"))
-            self.unsealer = ShamirUnsealer(self.db, int((threshold or b"2").decode()))
-        if not self.db.barrier.sealed:
+            self.root_key = unseal_with_key(self.db, read_key_file(key_file_path(data_dir)))
             self._after_unseal()
+            self.db.barrier.unseal()
+        elif kind == "shamir":
+            self.unsealer = ShamirUnsealer(self.db, shamir_threshold(self.db))
+        else:
+            raise SealError(f"the store names an unknown seal type {kind!r}")
 
     def _after_unseal(self) -> None:
         if not is_initialized(self.db):
@@ -129,13 +140,31 @@ class Garrison:
         self._known_version = self.db.state_version()
 
     def unseal(self, share: str) -> bool:
-        if self.unsealer is None:
-            return not self.db.barrier.sealed
-        if self.unsealer.submit(share):
-            if self._signer is None:
+        """Give one Shamir share; True once the node serves. Raises SealError."""
+        with self._unseal_lock:
+            if not self.db.barrier.sealed:
+                return True
+            if self.unsealer is None or not self.unsealer.submit(share):
+                return False
+            # The keys are loaded but the node does not serve until its own
+            # start-up (audit signer, chain position) is done.
+            try:
                 self._after_unseal()
+            except Exception:
+                log.exception("start-up after unsealing failed")
+                self.db.barrier.seal_off()
+                self.unsealer.root = None
+                raise SealError("unsealing failed; see the server log and try again") from None
+            self.root_key = self.unsealer.root
+            self.db.barrier.unseal()
             return True
-        return False
+
+    def reload_keyring(self) -> None:
+        """Open keyring terms added since unsealing (`garrison operator rotate`)."""
+        if self.root_key is not None:
+            terms = self.root_key.load_new_terms()
+            if terms:
+                log.info("keyring: loaded term(s) %s", ", ".join(map(str, terms)))
 
     def start(self) -> None:
         self.db.writer.start()
@@ -170,6 +199,10 @@ class Garrison:
                 continue
             if version != self._known_version:
                 self._known_version = version
+                try:
+                    await asyncio.to_thread(self.reload_keyring)
+                except Exception:
+                    log.exception("keyring reload failed")
                 self.clear_caches()
 
     async def _run_scheduler(self) -> None:
@@ -177,7 +210,10 @@ class Garrison:
             await asyncio.sleep(self.settings.scheduler_interval_seconds)
             if self.db.barrier.sealed:
                 continue
-            await asyncio.to_thread(self.scheduler.run_due)
+            try:
+                await asyncio.to_thread(self.scheduler.run_due)
+            except Exception:  # run_due logs its own failures; this loop must outlive any
+                log.exception("scheduler run failed")
 
     def clear_caches(self) -> None:
         self.credentials.invalidate()
@@ -191,9 +227,10 @@ class Garrison:
             for table in schema.RESETTABLE:
                 tx.execute(delete(table))
             tx.mark_changed()
+            # inside the unit: the next unit the writer runs starts the new chain
+            self.trail.reset()
 
         self.db.writer.run_sync(unit)
-        self.trail.reset()
         self.clear_caches()
 
     # -- jobs ------------------------------------------------------------------
@@ -201,36 +238,59 @@ class Garrison:
         return [
             Job("kms-key-deletion", self._kms_deletions),
             Job("kms-key-rotation", self._kms_rotations),
+            Job("audit-digest", self._audit_digest),
         ]
 
-    def _kms_deletions(self, now: float) -> int:
-        due: list[str] = self.db.read(lambda tx: self.kms.keys_due_for_deletion(tx, now))
-        done = 0
-        for key_id in due:
+    def _audit_digest(self, run: JobRun) -> int:
+        """Sign every chain's head once per `audit_digest_interval_seconds`."""
+        interval = self.settings.audit_digest_interval_seconds
+        signer = self._signer
 
-            def work(tx: Tx, key_id: str = key_id) -> DoneOnKey | None:
-                return self.kms.delete_key_if_due(tx, key_id, now)
+        def unit(tx: Tx) -> bool:
+            if signer is None or not run.hold(tx):
+                return False
+            last = latest_digest_time(tx)
+            if last is not None and last + interval > run.now:
+                return False
+            create_digest(tx, signer, run.now)
+            return True
 
-            done += self._service_unit(work)
-        return done
+        return int(bool(self.db.write(unit)))
 
-    def _kms_rotations(self, now: float) -> int:
-        due: list[str] = self.db.read(lambda tx: self.kms.keys_due_for_rotation(tx, now))
-        done = 0
-        for key_id in due:
+    def _kms_deletions(self, run: JobRun) -> int:
+        def due() -> list[str]:
+            return self.db.read(lambda tx: self.kms.keys_due_for_deletion(tx, run.now))
 
-            def work(tx: Tx, key_id: str = key_id) -> DoneOnKey | None:
-                return self.kms.rotate_key_if_due(tx, key_id, now)
+        def delete_one(key_id: str) -> bool:
+            return self._service_unit(
+                run, lambda tx: self.kms.delete_key_if_due(tx, key_id, run.now)
+            )
 
-            done += self._service_unit(work)
-        return done
+        return run.each(due, delete_one)
 
-    def _service_unit(self, work: Callable[[Tx], DoneOnKey | None]) -> bool:
-        """Run one item of scheduled work and audit it in the same transaction."""
+    def _kms_rotations(self, run: JobRun) -> int:
+        def due() -> list[str]:
+            return self.db.read(lambda tx: self.kms.keys_due_for_rotation(tx, run.now))
+
+        def rotate_one(key_id: str) -> bool:
+            return self._service_unit(
+                run, lambda tx: self.kms.rotate_key_if_due(tx, key_id, run.now)
+            )
+
+        return run.each(due, rotate_one)
+
+    def _service_unit(self, run: JobRun, work: Callable[[Tx], DoneOnKey | None]) -> bool:
+        """Run one item of scheduled work and audit it in the same transaction.
+
+        The unit first proves this node still holds the job's lease (and renews
+        it): a node that lost it changes nothing, so no item is done twice.
+        """
         trail = self.trail
         clock = self.clock
 
         def unit(tx: Tx) -> bool:
+            if not run.hold(tx):
+                return False
             done = work(tx)
             if done is None:
                 return False

@@ -12,6 +12,7 @@ Raw ASGI (no framework): the hot path is one function call deep.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -56,6 +57,11 @@ class GarrisonASGI:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.g.start_background()
+                # Everything built so far (botocore's models above all) lives as long
+                # as the process: out of the collector's sight, a full collection
+                # takes ~2 ms instead of ~50 ms, which was Encrypt's p99 under load.
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.g.stop_background()
@@ -153,7 +159,9 @@ class GarrisonASGI:
         g = self.g
         try:
             args = orjson.loads(body) if body else {}
-            share = args.get("key") if isinstance(args, dict) else None
+            if not isinstance(args, dict):
+                raise ValueError("expected a JSON object")
+            share = args.get("key")
             if args.get("reset") and g.unsealer is not None:
                 g.unsealer.reset()
             elif not isinstance(share, str):

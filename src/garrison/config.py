@@ -30,8 +30,10 @@ class Settings:
     root_access_key_id: str = ""
     root_secret_access_key: str = ""
     account_id: str = ""
-    default_region: str = "us-east-1"
     node_id: str = ""
+    # TLS: a PEM certificate (chain) and its key; plain HTTP when unset
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     max_request_bytes: int = 1_048_576
     # background work
     scheduler_interval_seconds: float = 10.0

@@ -161,3 +161,23 @@ def test_public_key_export_verifies(fresh_server_factory: Any, tmp_path: Any) ->
     ok = server.cli("audit", "verify", "--public-key", str(path))
     assert ok.returncode == 0, ok.stdout
     _ = time
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_scheduled_digest_catches_truncation_even_without_heads(
+    fresh_server_factory: Any, backend: str
+) -> None:
+    server: ServerProcess = fresh_server_factory(backend).start()
+    kms = server.client()
+    for _ in range(3):
+        kms.create_key()
+    server.advance(3600)
+    assert server.run_scheduler()["audit-digest"] == 1
+    assert server.run_scheduler()["audit-digest"] == 0  # not due again yet
+    server.stop()
+    assert server.cli("audit", "verify").returncode == 0
+    _sql(server, "DELETE FROM audit_events WHERE seq >= 2")
+    _sql(server, "DELETE FROM audit_heads")
+    result = server.cli("audit", "verify")
+    assert result.returncode != 0
+    assert "missing tail" in result.stdout and "digest" in result.stdout

@@ -353,3 +353,42 @@ def test_malformed_x_amz_date_is_incomplete() -> None:
     req = with_header(wire(kms_encrypt()), b"x-amz-date", b"2024-05-24T12:00:00Z")
     with pytest.raises(IncompleteSignatureException, match="ISO-8601 'basic format'"):
         verifier().verify(*req)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        b"Mon, 01 Jan 99999 00:00:00 GMT",  # parses, but no calendar holds it: was a 500
+        b"Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+        b"not a date",
+    ],
+)
+def test_unusable_date_header_is_incomplete(date: bytes) -> None:
+    req = wire(kms_encrypt())
+    headers = [(k, v) for k, v in req[3] if k != b"x-amz-date"] + [(b"date", date)]
+    with pytest.raises(IncompleteSignatureException, match="RFC 1123"):
+        verifier().verify(req[0], req[1], req[2], headers, req[4])
+
+
+def test_presigned_signed_headers_beyond_latin1_are_a_signature_mismatch() -> None:
+    request = AWSRequest(method="GET", url=f"{ENDPOINT}/?Action=x")
+    SigV4QueryAuth(Credentials(AKID, SECRET), "kms", "us-east-1", 60).add_auth(request)
+    method, path, query, headers, body = wire(request)
+    query = query.replace(b"SignedHeaders=host", b"SignedHeaders=host%3B%C4%80")  # was a 500
+    with pytest.raises(InvalidSignatureException, match="does not match"):
+        verifier().verify(method, path, query, headers, body)
+
+
+@pytest.mark.parametrize("region", ["x" * 33, "US-EAST-1", "us east 1", "-us-east-1", "é", "a_b"])
+def test_scope_must_name_a_region(region: str) -> None:
+    request = kms_encrypt()
+    SigV4Auth(Credentials(AKID, SECRET), "kms", region).add_auth(request)
+    with pytest.raises(InvalidSignatureException, match="valid region"):
+        verifier().verify(*wire(request))
+
+
+@pytest.mark.parametrize("region", ["x" * 32, "us-gov-west-1", "eu-isoe-west-1", "local"])
+def test_any_region_name_is_served(region: str) -> None:
+    request = kms_encrypt()
+    SigV4Auth(Credentials(AKID, SECRET), "kms", region).add_auth(request)
+    assert verifier().verify(*wire(request)).region == region

@@ -287,3 +287,19 @@ def test_float_range_prints_the_model_bound() -> None:
         "Member must have value less than or equal to 1.5"
     ]
     assert errors({"Ratio": 1.5}) == []
+
+
+def test_nul_character_is_refused_in_any_string() -> None:
+    import pytest as _pytest
+
+    from garrison.errors import ValidationException
+    from garrison.protocol.specs import load_service
+    from garrison.protocol.validation import validate_input
+
+    op = load_service("kms").operation("CreateKey")
+    assert op is not None
+    with _pytest.raises(ValidationException) as exc:
+        validate_input(op, {"Description": "a\x00b"})
+    assert "at 'description'" in exc.value.message
+    assert "U+0000" in exc.value.message
+    validate_input(op, {"Description": "plain"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from garrison.audit.digests import Digest, load_digests
 from garrison.audit.verify import EventRow, HeadRow
 from garrison.storage import schema
 from garrison.storage.database import Database
@@ -49,3 +50,7 @@ def load_heads(db: Database) -> dict[str, HeadRow]:
         r.node_id: HeadRow(r.node_id, int(r.seq), r.hash, float(r.signed_at), bytes(r.signature))
         for r in rows
     }
+
+
+def load_all_digests(db: Database) -> list[Digest]:
+    return db.read(load_digests)

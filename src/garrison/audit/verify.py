@@ -6,19 +6,21 @@ For each node's chain, in sequence order:
 - a row whose recomputed hash differs from the stored one, or whose indexed
   columns disagree with its body: altered.
 Then each chain's end must match its signed head (signature checked with the
-trail's public key), so a removed tail is found too.
+trail's public key), and every chain position a signed digest recorded must
+still hold the hash it recorded, so a removed tail is found too.
 
 Needs no key material: the hashes are public and so is the verifying key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
 
 from garrison.audit.chain import GENESIS, head_message, link_hash
+from garrison.audit.digests import Digest, check_digests
 from garrison.crypto.signing import verify_signature
 
 
@@ -66,9 +68,19 @@ class Report:
 
 
 def verify_chains(
-    rows: Iterable[EventRow], heads: dict[str, HeadRow], public_pem: str | None
+    rows: Iterable[EventRow],
+    heads: dict[str, HeadRow],
+    public_pem: str | None,
+    digests: Sequence[Digest] = (),
 ) -> Report:
-    """`rows` ordered by (node_id, seq)."""
+    """`rows` ordered by (node_id, seq); `digests` ordered by time."""
+    problem = check_digests(list(digests), public_pem)
+    if problem is not None:
+        return Report(0, 0, Problem("-", 0, "", problem))
+    covered: dict[tuple[str, int], str] = {}
+    for digest in digests:
+        for node_id, position in digest.chains.items():
+            covered[(node_id, int(position["seq"]))] = str(position["hash"])
     count = 0
     chains: dict[str, tuple[int, str, str]] = {}  # node -> (last seq, last hash, last event id)
     for row in rows:
@@ -124,7 +136,33 @@ def verify_chains(
                     "altered: its indexed columns disagree with its body",
                 ),
             )
+        expected = covered.pop((row.node_id, row.seq), None)
+        if expected is not None and expected != row.hash:
+            return Report(
+                count,
+                len(chains),
+                Problem(
+                    row.node_id,
+                    row.seq,
+                    row.event_id,
+                    "altered: a signed digest recorded another hash",
+                ),
+            )
         chains[row.node_id] = (row.seq, row.hash, row.event_id)
+    if covered:
+        node_id, seq = min(covered)
+        last_seq, _h, last_id = chains.get(node_id, (0, GENESIS, ""))
+        return Report(
+            count,
+            len(chains),
+            Problem(
+                node_id,
+                last_seq + 1,
+                "",
+                f"missing tail: a signed digest covers events up to seq {seq} "
+                f"(last present: seq {last_seq}, eventID {last_id or '-'})",
+            ),
+        )
     for node_id, head in heads.items():
         last_seq, last_hash, last_id = chains.get(node_id, (0, GENESIS, ""))
         if public_pem is None or not verify_signature(

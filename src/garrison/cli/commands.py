@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import getpass
 import shutil
 import socket
@@ -22,7 +21,8 @@ def _print(text: str) -> None:
 
 def init(settings: Settings) -> int:
     from garrison.app import Garrison
-    from garrison.bootstrap import print_credentials
+    from garrison.bootstrap import key_file_path, print_credentials
+    from garrison.storage.database import display_url
     from garrison.storage.seal import SealError
 
     g = Garrison(settings)
@@ -34,9 +34,10 @@ def init(settings: Settings) -> int:
     finally:
         g.close()
     if g.created_credentials is None:
-        _print("The store is already initialised; nothing to do.")
+        _print(f"The store {display_url(g.db.url)} is already initialised; nothing to do.")
         return 1
-    _print(f"Initialised {settings.effective_database_url}")
+    _print(f"Initialised {display_url(g.db.url)}")
+    _print(f"Root key file:         {key_file_path(settings.data_path).resolve()}")
     _print(print_credentials(g.created_credentials))
     return 0
 
@@ -47,6 +48,7 @@ def server(settings: Settings) -> int:
     from garrison.app import Garrison
     from garrison.asgi import GarrisonASGI
     from garrison.bootstrap import print_credentials
+    from garrison.storage.seal import SealError
 
     temp_dir: str | None = None
     if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
@@ -56,10 +58,18 @@ def server(settings: Settings) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     port = sock.getsockname()[1]
-    endpoint = f"http://{settings.host}:{port}"
+    tls = bool(settings.tls_cert_file)
+    if tls != bool(settings.tls_key_file):
+        _print("error: --tls-cert-file and --tls-key-file go together")
+        return 1
+    endpoint = f"{'https' if tls else 'http'}://{settings.host}:{port}"
     g = Garrison(settings)
     try:
-        g.open()
+        try:
+            g.open()
+        except SealError as err:
+            _print(f"error: {err}")
+            return 1
         g.start()
         if g.created_credentials is not None:
             _print(print_credentials(g.created_credentials, endpoint))
@@ -76,6 +86,8 @@ def server(settings: Settings) -> int:
             log_level=settings.log_level,
             access_log=settings.access_log,
             timeout_graceful_shutdown=5,
+            ssl_certfile=settings.tls_cert_file or None,
+            ssl_keyfile=settings.tls_key_file or None,
         )
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -87,71 +99,105 @@ def server(settings: Settings) -> int:
 
 def operator_init(settings: Settings, shares: int, threshold: int) -> int:
     from garrison.app import Garrison
+    from garrison.bootstrap import print_credentials
+    from garrison.storage.database import display_url
     from garrison.storage.seal import SealError, init_shamir_seal, seal_type
 
     g = Garrison(settings)
+    parts: list[str] = []
     try:
         if g.db.is_sqlite:
-            settings.data_path.mkdir(parents=True, exist_ok=True)
+            settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         g.db.migrate()
         if seal_type(g.db) is not None:
-            _print("error: the store is already initialised")
+            _print(f"error: the store {display_url(g.db.url)} is already initialised")
             return 1
         parts = init_shamir_seal(g.db, shares, threshold)
+        # Unseal in this process to create the first account and its audit key.
         g.open()
         for part in parts[:threshold]:
             g.unseal(part)
         creds = g.created_credentials
     except SealError as err:
         _print(f"error: {err}")
-        return 1
+        if not parts:
+            return 1
+        # The store is sealed under these shares already: losing them would
+        # lose the store, so they are printed even though start-up failed.
+        creds = None
     finally:
         g.close()
-    _print(
-        f"Initialised {settings.effective_database_url} "
-        f"with {shares} key shares, threshold {threshold}."
-    )
+    _print(f"Initialised {display_url(g.db.url)} with {shares} key shares, threshold {threshold}.")
     for i, part in enumerate(parts, 1):
         _print(f"Unseal key share {i}: {part}")
     if creds is not None:
-        from garrison.bootstrap import print_credentials
-
         _print(print_credentials(creds))
     _print(
-        "The shares are shown once. The server starts sealed; unseal it with "
+        f"The shares are shown once; give them to {shares} different people. The server "
+        f"starts sealed; unseal it with {threshold} shares: "
         "`garrison operator unseal --endpoint URL`."
     )
-    return 0
+    return 0 if creds is not None else 1
+
+
+def _read_share(prompt: str) -> str | None:
+    """One share from the terminal (not echoed) or one line of stdin; None at end of input."""
+    while True:
+        if sys.stdin.isatty():
+            try:
+                share = getpass.getpass(prompt)
+            except EOFError:
+                return None
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                return None
+            share = line
+        share = share.strip()
+        if share:
+            return share
 
 
 def operator_unseal(endpoint: str, reset: bool) -> int:
     url = endpoint.rstrip("/") + "/_garrison/unseal"
-    if reset:
-        status, data = _post(url, {"reset": True})
-        _print(
-            f"sealed: {data.get('sealed')}, progress {data.get('progress')}/{data.get('threshold')}"
-        )
-        return 0 if status == 200 else 1
-    while True:
-        if sys.stdin.isatty():
-            share = getpass.getpass("Unseal key share: ")
-        else:
-            line = sys.stdin.readline()
-            if not line:
+    try:
+        if reset:
+            status, data = _post(url, {"reset": True})
+            _print(
+                f"sealed: {data.get('sealed')}, "
+                f"progress {data.get('progress')}/{data.get('threshold')}"
+            )
+            return 0 if status == 200 else 1
+        if not _is_sealed(endpoint):
+            _print("The server is not sealed; nothing to do.")
+            return 0
+        while True:
+            share = _read_share("Unseal key share: ")
+            if share is None:
                 _print("error: ran out of shares before the server unsealed")
                 return 1
-            share = line
-        share = share.strip()
-        if not share:
-            continue
-        status, data = _post(url, {"key": share})
-        if status != 200:
-            _print(f"error: {data.get('message', status)}")
-            return 1
-        if not data.get("sealed"):
-            _print("Unsealed.")
-            return 0
-        _print(f"progress {data.get('progress')}/{data.get('threshold')}")
+            status, data = _post(url, {"key": share})
+            if status != 200:
+                _print(f"error: {data.get('message', status)}")
+                return 1
+            if not data.get("sealed"):
+                _print("Unsealed.")
+                return 0
+            _print(f"progress {data.get('progress')}/{data.get('threshold')}")
+    except urllib.error.URLError as err:
+        _print(f"error: cannot reach {endpoint}: {err.reason}")
+        return 1
+
+
+def _is_sealed(endpoint: str) -> bool:
+    url = endpoint.rstrip("/") + "/_garrison/health"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - operator-given
+            return bool(orjson.loads(resp.read()).get("sealed"))
+    except urllib.error.HTTPError as err:
+        if err.code == 503:
+            return True
+        raise
 
 
 def _post(url: str, payload: dict[str, object]) -> tuple[int, dict[str, object]]:
@@ -170,19 +216,23 @@ def _post(url: str, payload: dict[str, object]) -> tuple[int, dict[str, object]]
 
 def operator_rotate(settings: Settings) -> int:
     from garrison.bootstrap import key_file_path
-    from garrison.crypto import shamir
     from garrison.storage.database import Database
     from garrison.storage.seal import (
         SealError,
-        get_meta,
+        combine_shares,
+        decode_share,
         read_key_file,
         rotate_keyring,
         seal_type,
-        unseal_with_key,
+        shamir_threshold,
     )
 
+    if not settings.database_url and not (settings.data_path / "garrison.db").exists():
+        _print(f"error: there is no store in {settings.data_path}")
+        return 1
     db = Database(settings.effective_database_url)
     try:
+        db.migrate()
         kind = seal_type(db)
         if kind is None:
             _print("error: the store is not initialised")
@@ -190,29 +240,33 @@ def operator_rotate(settings: Settings) -> int:
         if kind == "file":
             key = read_key_file(key_file_path(settings.data_path))
         else:
-            threshold = int((db.read(lambda tx: get_meta(tx, "shamir_threshold")) or b"2").decode())
-            parts = []
-            for _ in range(threshold):
-                share = (
-                    getpass.getpass("Unseal key share: ")
-                    if sys.stdin.isatty()
-                    else sys.stdin.readline()
-                )
-                parts.append(base64.b64decode(share.strip(), validate=True))
-            key = shamir.combine(parts) if threshold > 1 else parts[0]
-        unseal_with_key(db, key)
+            threshold = shamir_threshold(db)
+            parts: list[bytes] = []
+            while len(parts) < threshold:
+                share = _read_share(f"Unseal key share ({len(parts) + 1}/{threshold}): ")
+                if share is None:
+                    _print(f"error: rotating needs {threshold} unseal key shares")
+                    return 1
+                part = decode_share(share)
+                if part in parts:
+                    raise SealError("this share was already given")
+                parts.append(part)
+            key = combine_shares(parts)
         term = rotate_keyring(db, key)
-    except (SealError, ValueError) as err:
+    except SealError as err:
         _print(f"error: {err}")
         return 1
     finally:
         db.close()
-    _print(f"Keyring rotated: new values are sealed under term {term}.")
+    _print(
+        f"Keyring rotated: new values are sealed under term {term}; "
+        "running servers pick the term up within a second."
+    )
     return 0
 
 
 def audit_verify(settings: Settings, public_key_file: str | None) -> int:
-    from garrison.audit.store import iter_event_rows, load_heads
+    from garrison.audit.store import iter_event_rows, load_all_digests, load_heads
     from garrison.audit.verify import verify_chains
     from garrison.bootstrap import audit_public_key
     from garrison.storage.database import Database
@@ -224,7 +278,9 @@ def audit_verify(settings: Settings, public_key_file: str | None) -> int:
                 public_pem: str | None = fh.read()
         else:
             public_pem = audit_public_key(db)
-        report = verify_chains(iter_event_rows(db), load_heads(db), public_pem)
+        report = verify_chains(
+            iter_event_rows(db), load_heads(db), public_pem, load_all_digests(db)
+        )
     finally:
         db.close()
     if report.problem is not None:

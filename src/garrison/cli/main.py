@@ -57,10 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     op_init = op_sub.add_parser(
         "init", help="create a store whose root key is split into Shamir shares"
     )
-    op_init.add_argument("--shares", type=int, default=5)
-    op_init.add_argument("--threshold", type=int, default=3)
+    op_init.add_argument("--shares", type=int, default=5, help="how many shares to print (5)")
+    op_init.add_argument(
+        "--threshold", type=int, default=3, help="how many shares unseal the server (3)"
+    )
     _add_settings(op_init)
-    unseal = op_sub.add_parser("unseal", help="give a sealed server its key shares")
+    unseal = op_sub.add_parser(
+        "unseal", help="give a sealed server its key shares (prompted, or one per line on stdin)"
+    )
     unseal.add_argument(
         "--endpoint", required=True, help="the server's URL, e.g. http://127.0.0.1:4600"
     )

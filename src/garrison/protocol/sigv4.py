@@ -18,8 +18,8 @@ Errors (AWS's codes and messages; classes from `garrison.errors`):
     no Authorization header, no X-Amz-Algorithm  MissingAuthenticationTokenException
     malformed header / query parameters / date   IncompleteSignatureException
     unknown access key                           UnrecognizedClientException
-    scope date, skew, expiry, host not signed,
-    signature or payload hash mismatch           InvalidSignatureException
+    scope date or region, skew, expiry, host
+    not signed, signature or payload mismatch    InvalidSignatureException
 
 Choices, where AWS leaves room:
 
@@ -67,6 +67,8 @@ _KEY_CACHE_LIMIT = 10_000
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _PATH_SAFE = b"/~"  # with urllib's always-safe A-Za-z0-9_.-~: AWS's unreserved set
 _QUERY_SAFE = b"-_.~"
+_REGION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_REGION_MAX = 32  # the longest region name the store records
 _PRESIGN_FIELDS = ("Credential", "SignedHeaders", "Signature", "Date", "Expires")  # X-Amz-*
 
 _SIGNATURE_MISMATCH = (
@@ -300,7 +302,24 @@ def _parse_credential(credential: str) -> tuple[str, str, str, str]:
         raise IncompleteSignatureException(
             f"Credential should be scoped to a valid region and service, got '{credential}'."
         )
+    if not _is_region_name(region):
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{region}'."
+        )
     return access_key_id, date, region, service
+
+
+def _is_region_name(region: str) -> bool:
+    """Whether `region` looks like us-east-1 or eu-isoe-west-1.
+
+    The region is recorded (audit events, key ARNs), so only a region name passes.
+    """
+    return (
+        len(region) <= _REGION_MAX
+        and region[0] != "-"
+        and region[-1] != "-"
+        and _REGION_CHARS.issuperset(region)
+    )
 
 
 @lru_cache(maxsize=1024)  # one new timestamp a second; saves ~1.4 µs a request
@@ -320,10 +339,14 @@ def _parse_amz_date(value: str) -> float:
 
 
 def _parse_http_date(value: str) -> float:
-    parsed = parsedate_tz(value)
-    if parsed is None:
-        raise IncompleteSignatureException(f"Date header must be an RFC 1123 date, got '{value}'.")
-    return float(mktime_tz(parsed))
+    try:
+        parsed = parsedate_tz(value)
+        if parsed is not None:
+            # Years past 9999 parse but do not convert (ValueError from the calendar).
+            return float(mktime_tz(parsed))
+    except (ValueError, OverflowError):
+        pass
+    raise IncompleteSignatureException(f"Date header must be an RFC 1123 date, got '{value}'.")
 
 
 def _parse_expires(value: str) -> int:
@@ -389,7 +412,9 @@ def _canonical_headers(
         joined = {key: b",".join(values) for key, values in groups.items()}
     lines = []
     for name in names:
-        raw = name.encode("latin-1")
+        # UTF-8, as the canonical request is hashed: a presigned URL may name any
+        # character. Only ASCII names can match a header the request carries.
+        raw = name.encode()
         if joined is None:
             lines.append(b"%s:%s\n" % (raw, b" ".join(hmap.get(raw, b"").split())))
         else:

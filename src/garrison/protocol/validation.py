@@ -24,6 +24,7 @@ Conventions (AWS's JSON front ends where known; the rest chosen to fit them):
   ``Map keys must satisfy constraint: [...]``, ``Map value must satisfy
   constraint: [...]`` (only the failing constraints are listed);
 - string lengths count code points; blob lengths count decoded bytes;
+- a string may not contain U+0000 (Garrison's rule: PostgreSQL cannot store it);
 - a value is quoted Java-style (``'[a, b]'``, ``'{k=v}'``); it is never shown
   for blobs or anything sensitive, or anything holding a blob or a sensitive
   member: those read ``Value at 'plaintext' failed to ...``.
@@ -339,6 +340,11 @@ def _scalar_check(rules: _Rules, shown: bool) -> Check:
     return check
 
 
+# Garrison's refusal, not AWS's: no backend stores U+0000 in text (PostgreSQL
+# cannot), so it is refused alike everywhere rather than failing on one backend.
+_NO_NUL = "Member must not contain the character U+0000"
+
+
 def _scalar_rules(shape: Shape) -> _Rules | None:
     """A function naming the constraints a scalar value fails, or None if it has none."""
     meta = shape.metadata
@@ -362,7 +368,14 @@ def _scalar_rules(shape: Shape) -> _Rules | None:
     regex = compile_pattern(pattern) if pattern is not None else None
     enum = meta.get("enum") if kind == "string" else None
     enum_set = frozenset(enum) if enum else None
-    if "min" not in meta and "max" not in meta and regex is None and enum_set is None:
+    is_text = kind == "string"
+    if (
+        not is_text
+        and "min" not in meta
+        and "max" not in meta
+        and regex is None
+        and enum_set is None
+    ):
         return None
     short = f"{_LENGTH} greater than or equal to {_number(lo)}"
     long = f"{_LENGTH} less than or equal to {_number(hi)}"
@@ -371,13 +384,17 @@ def _scalar_rules(shape: Shape) -> _Rules | None:
 
     def text_rules(value: Any) -> Sequence[str]:
         size = len(value)
+        nul = is_text and "\x00" in value
         if (
             lo <= size <= hi
+            and not nul
             and (regex is None or regex.fullmatch(value) is not None)
             and (enum_set is None or value in enum_set)
         ):
             return _OK
         failures = []
+        if nul:
+            failures.append(_NO_NUL)
         if size < lo:
             failures.append(short)
         if size > hi:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 
 from garrison.storage import schema
 from garrison.storage.barrier import Barrier
@@ -13,6 +13,14 @@ from garrison.storage.engine import make_engine, migrate, normalise_url
 from garrison.storage.writer import Tx, Writer
 
 T = TypeVar("T")
+
+
+def display_url(url: str) -> str:
+    """The database URL with any password masked, for printing."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<the database URL>"
 
 
 class Database:

@@ -6,26 +6,48 @@ transaction, and commits the batch once: one fsync serves many requests, yet
 each unit is atomic (its writes and its audit row stand or fall together) and
 no caller is answered before its batch is durable.
 
-    request ─┐                 ┌─ SAVEPOINT unit 1 ... RELEASE
-    request ─┼─> queue ─> thread ─ SAVEPOINT unit 2 ... ROLLBACK TO (failed unit)
-    request ─┘                 └─ participants.before_commit -> COMMIT -> answers
+    request ─┐                  ┌─ SAVEPOINT unit 1 ... RELEASE
+    request ─┼─> queue ─> writer ─ SAVEPOINT unit 2 ... ROLLBACK TO (failed unit)
+    request ─┘    thread        └─ batch rows, coalesced writes, participants.before_commit
+                                       │
+                  committer thread <───┘  COMMIT (fsync) -> after_commit -> answers
 
 A unit that raises has its savepoint rolled back and its caller gets the
 exception; the rest of the batch goes on. A failed COMMIT fails every caller of
 the batch: nothing is answered as done that is not durable.
+
+Commits are pipelined: while the committer waits for batch N's fsync, the writer
+thread already runs batch N+1's units. Batch N+1 begins its transaction only at
+its first statement, which waits for N's commit, so a unit never reads state
+that is not durable (the caches it may read are filled only after commits). If
+N's commit fails, N+1 is failed whole too, since its audit events continue N's
+chain.
+
+What keeps a batch cheap (KMS Encrypt; figures in docs/performance.md):
+
+- Savepoints and the batch's BEGIN are lazy: sent just before the first
+  statement inside them, so a unit that runs no statement (a cached Encrypt)
+  costs no round trip and overlaps the previous batch's fsync.
+- `Tx.insert_with_batch` rows (the audit trail's) are inserted after the units,
+  one executemany per table, in the same transaction; a unit that fails takes
+  its rows with it.
+- `Tx.coalesce` writes run once per key per batch, the last one registered
+  (KMS last-usage: approximately current, as AWS's GetKeyLastUsage).
+- Units submitted in one event-loop iteration reach the writer thread in one
+  hand-over, and callers on a loop are answered with one wake-up per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, Table, insert, update
 
 from garrison.storage import schema
 from garrison.storage.barrier import Barrier
@@ -35,43 +57,174 @@ T = TypeVar("T")
 
 MAX_BATCH = 512
 
+Reply = Future[Any] | asyncio.Future[Any]
+Outcome = tuple[Reply, Any, BaseException | None]
+
+_BUMP_STATE_VERSION = (
+    update(schema.state_version)
+    .where(schema.state_version.c.id == 1)
+    .values(version=schema.state_version.c.version + 1)
+)
+
+
+class EarlierBatchFailed(Exception):
+    """The batch committed before this one failed, and this one builds on it."""
+
+
+class Savepoint:
+    """A SAVEPOINT of a `Tx`, sent to the database only once a statement runs inside it."""
+
+    __slots__ = ("_marks", "_nested", "_tx")
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._nested: Any = None  # SQLAlchemy's NestedTransaction, once sent
+        self._marks = (len(tx._rows), len(tx._coalesced))
+
+    def commit(self) -> None:
+        self._tx._close(self, commit=True)
+
+    def rollback(self) -> None:
+        self._tx._close(self, commit=False)
+
+
+class _Batch:
+    """A batch's transaction, begun when its first statement is about to run."""
+
+    __slots__ = ("trans", "writer")
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.trans: Any = None
+
+    def begin(self) -> None:
+        if self.trans is None:
+            self.writer._await_commit()
+            self.trans = self.writer._connection().begin()
+
 
 class Tx:
-    """One unit's view of the batch transaction."""
+    """One unit's view of the batch transaction. Run statements through `execute`."""
 
-    __slots__ = ("_after_commit", "_on_rollback", "barrier", "changed", "conn")
+    __slots__ = (
+        "_after_commit",
+        "_batch",
+        "_coalesced",
+        "_on_rollback",
+        "_rows",
+        "_sent",
+        "_stack",
+        "barrier",
+        "changed",
+        "conn",
+    )
 
-    def __init__(self, conn: Connection, barrier: Barrier) -> None:
+    def __init__(self, conn: Connection, barrier: Barrier, batch: _Batch | None = None) -> None:
         self.conn = conn
         self.barrier = barrier
         self.changed = False
+        # The writer's batch, which flushes batch rows and coalesced writes (a
+        # read transaction of `Database.read` has none) and begins lazily.
+        self._batch = batch
         self._after_commit: list[Callable[[], None]] = []
         self._on_rollback: list[Callable[[], None]] = []
+        self._rows: list[tuple[Table, dict[str, Any]]] = []
+        self._coalesced: list[tuple[Hashable, Callable[[Tx], None]]] = []
+        self._stack: list[Savepoint] = []
+        self._sent = 0  # how many savepoints of the stack the database has seen
 
     def execute(self, statement: Any, params: Any = None) -> Any:
+        if self._sent < len(self._stack):
+            self._send_savepoints()
+        elif self._batch is not None and self._batch.trans is None:
+            self._batch.begin()
         return self.conn.execute(statement, params)
 
-    def savepoint(self) -> Any:
+    def execute_driver_sql(self, sql: str, params: Any = None) -> Any:
+        """`Connection.exec_driver_sql` (a statement in the driver's own dialect)."""
+        if self._sent < len(self._stack):
+            self._send_savepoints()
+        elif self._batch is not None and self._batch.trans is None:
+            self._batch.begin()
+        return self.conn.exec_driver_sql(sql, params)
+
+    def savepoint(self) -> Savepoint:
         """A nested transaction (`.commit()` / `.rollback()`) inside this unit."""
-        return self.conn.begin_nested()
+        sp = Savepoint(self)
+        self._stack.append(sp)
+        return sp
+
+    def insert_with_batch(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert `row` into `table` when the batch commits, after every unit ran.
+
+        Same transaction, so it commits or vanishes with this unit's changes; one
+        executemany per table and batch. Only for append-only tables that no unit
+        reads back before its batch commits (the audit trail).
+        """
+        if self._batch is None:
+            raise RuntimeError("batch rows need a writer unit")
+        self._rows.append((table, row))
+
+    def coalesce(self, key: Hashable, write: Callable[[Tx], None]) -> None:
+        """Run `write` when the batch commits, unless a later unit registers `key` too.
+
+        For bookkeeping that may lag a batch behind (KMS last usage): of all the
+        writes registered under one key in a batch, only the last one runs.
+        """
+        if self._batch is None:
+            raise RuntimeError("coalesced writes need a writer unit")
+        self._coalesced.append((key, write))
 
     def mark_changed(self) -> None:
         """This unit changed state other nodes may have cached."""
         self.changed = True
 
     def after_commit(self, fn: Callable[[], None]) -> None:
-        """Run `fn` once the batch is durable (cache updates)."""
+        """Run `fn` once the batch is durable (cache updates), on the committing thread."""
         self._after_commit.append(fn)
 
     def on_rollback(self, fn: Callable[[], None]) -> None:
         """Run `fn` if this unit is rolled back (undo in-memory bookkeeping)."""
         self._on_rollback.append(fn)
 
+    # -- savepoints ----------------------------------------------------------
+    def _send_savepoints(self) -> None:
+        if self._batch is not None and self._batch.trans is None:
+            self._batch.begin()
+        for sp in self._stack[self._sent :]:
+            sp._nested = self.conn.begin_nested()
+            self._sent += 1
+
+    def _close(self, sp: Savepoint, *, commit: bool) -> None:
+        if sp not in self._stack:
+            raise RuntimeError("this savepoint is already closed")
+        while self._stack:  # savepoints opened inside `sp` and left open close with it
+            top = self._stack.pop()
+            if top._nested is not None:
+                self._sent -= 1
+                if commit:
+                    top._nested.commit()
+                else:
+                    top._nested.rollback()
+            if top is sp:
+                break
+        if not commit:
+            rows, coalesced = sp._marks
+            del self._rows[rows:]
+            del self._coalesced[coalesced:]
+
 
 class Participant(Protocol):
-    """Something that rides on every batch (the audit trail signs its head)."""
+    """Something that rides on every batch (the audit trail signs its head).
 
-    def before_commit(self, tx: Tx) -> None: ...
+    `seal` runs on the writer thread when a batch closes, with no unit running,
+    and returns what to write in that batch's transaction (on the committing
+    thread, before COMMIT), if anything. `after_commit` runs on the committing
+    thread, possibly while the next batch's units run; `after_rollback` on the
+    writer thread with no unit running and no commit in flight.
+    """
+
+    def seal(self) -> Callable[[Tx], None] | None: ...
 
     def after_commit(self) -> None: ...
 
@@ -81,38 +234,153 @@ class Participant(Protocol):
 _STOP = object()
 
 
+class _InsertMany:
+    """An INSERT compiled once, run as one driver-level executemany.
+
+    Through `Connection.execute` SQLAlchemy builds each row's parameters anew;
+    for a batch's audit rows that was ~40% of the flush (docs/performance.md).
+    Bind processors of the column types still apply.
+    """
+
+    __slots__ = ("columns", "positional", "processors", "sql")
+
+    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Any) -> None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        names = compiled.positiontup if self.positional and compiled.positiontup else columns
+        self.columns = tuple(names)
+        self.processors = tuple(
+            (name, table.c[name].type.bind_processor(dialect)) for name in self.columns
+        )
+
+    def run(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        processors = self.processors
+        if self.positional:
+            params: list[Any] = [
+                tuple(value(row[name]) if value else row[name] for name, value in processors)
+                for row in rows
+            ]
+        else:
+            params = [
+                {name: value(row[name]) if value else row[name] for name, value in processors}
+                for row in rows
+            ]
+        tx.execute_driver_sql(self.sql, params)
+
+
+class _Commit:
+    """A closed batch: what its transaction still has to write, and its callers."""
+
+    __slots__ = ("batch", "conn", "done", "seals")
+
+    def __init__(
+        self,
+        batch: _Batch,
+        conn: Connection,
+        done: _Collected,
+        seals: list[Callable[[Tx], None]],
+    ) -> None:
+        self.batch = batch
+        self.conn = conn
+        self.done = done
+        self.seals = seals
+
+
+class _Collected:
+    """What a batch's successful units leave for its commit."""
+
+    __slots__ = ("after", "changed", "coalesced", "outcomes", "rows")
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+        self.after: list[Callable[[], None]] = []
+        self.rows: list[tuple[Table, dict[str, Any]]] = []
+        self.coalesced: dict[Hashable, Callable[[Tx], None]] = {}
+        self.changed = False
+
+
+Item = tuple[Callable[[Tx], Any], Reply]
+
+
 class Writer:
     def __init__(self, engine: Engine, barrier: Barrier) -> None:
         self.engine = engine
         self.barrier = barrier
         self.participants: list[Participant] = []
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._committer: threading.Thread | None = None
         self._conn: Connection | None = None
+        self._inserts: dict[tuple[Table, tuple[str, ...]], _InsertMany] = {}
+        # One lock; the writer thread waits on `_work` (units, or the commit in
+        # flight ending) and `_done` (the commit in flight ending), the committer
+        # thread on `_job`.
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)
+        self._done = threading.Condition(lock)
+        self._job = threading.Condition(lock)
+        self._intake: collections.deque[Item] = collections.deque()
+        self._staged: dict[asyncio.AbstractEventLoop, list[Item]] = {}
+        self._committing: _Commit | None = None
+        self._commit_failed: BaseException | None = None
+        self._stopping = False
         self.batches = 0
         self.units = 0
 
     def start(self) -> None:
         if self._thread is None:
+            self._stopping = False
+            self._committer = threading.Thread(
+                target=self._commit_loop, name="garrison-committer", daemon=True
+            )
+            self._committer.start()
             self._thread = threading.Thread(target=self._loop, name="garrison-writer", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
+        """Run what was submitted, wait for the last commit, stop both threads."""
+        with self._work:
+            self._stopping = True
+            self._work.notify()
+            self._job.notify()
         if self._thread is not None:
-            self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
+        if self._committer is not None:
+            with self._job:
+                self._job.notify()
+            self._committer.join()
+            self._committer = None
+        if self._commit_failed is not None:
+            self._recover()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def submit(self, unit: Callable[[Tx], T]) -> Future[T]:
         fut: Future[T] = Future()
-        self._queue.put((unit, fut))
+        self._enqueue((unit, fut))
         return fut
 
     async def run(self, unit: Callable[[Tx], T]) -> T:
-        return await asyncio.wrap_future(self.submit(unit))
+        # Units of one loop iteration reach the writer thread together and are
+        # settled with one wake-up per batch (`_answer`). Waking the writer per
+        # unit cost ~60 us of CPU per Encrypt in GIL hand-offs (docs/performance.md).
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        staged = self._staged.get(loop)
+        if staged is None:
+            staged = self._staged[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        staged.append((unit, fut))
+        return await fut
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        items = self._staged.pop(loop, None)
+        if items:
+            with self._work:
+                self._intake.extend(items)
+                self._work.notify()
 
     def run_sync(self, unit: Callable[[Tx], T], timeout: float | None = 60.0) -> T:
         """For callers outside the event loop (scheduler, CLI)."""
@@ -120,95 +388,236 @@ class Writer:
             return self._run_inline(unit)
         return self.submit(unit).result(timeout)
 
+    def _enqueue(self, item: Item) -> None:
+        with self._work:
+            self._intake.append(item)
+            self._work.notify()
+
     def _run_inline(self, unit: Callable[[Tx], T]) -> T:
         fut: Future[T] = Future()
-        self._run_batch([(unit, fut)])
+        self._run_batch([(unit, fut)], greedy=False)
         return fut.result()
 
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._run_batch(batch)
-            if stop:
-                return
+    def _take(self, limit: int) -> list[Item]:
+        """Up to `limit` queued units; call with the lock held."""
+        intake = self._intake
+        return [intake.popleft() for _ in range(min(limit, len(intake)))]
 
     def _connection(self) -> Connection:
         if self._conn is None:
             self._conn = self.engine.connect()
         return self._conn
 
-    def _run_batch(self, batch: list[tuple[Callable[[Tx], Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        after: list[Callable[[], None]] = []
+    # -- the writer thread ---------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._work:
+                while not self._intake and not self._stopping:
+                    self._work.wait()
+                if not self._intake:
+                    break
+                items = self._take(MAX_BATCH)
+            self._run_batch(items, greedy=True)
+        with self._done:  # let the last commit finish before the committer stops
+            while self._committing is not None:
+                self._done.wait()
+
+    def _run_batch(self, items: list[Item], *, greedy: bool) -> None:
+        """Run units as one batch and hand it to the committer (or commit it here).
+
+        `greedy`: while the previous batch's commit is in flight, units that
+        arrive meanwhile join this batch rather than wait for the next: larger
+        batches for the same fsyncs, and no unit waits two commits.
+        """
+        if self._commit_failed is not None and self._committing is None:
+            self._recover()  # before any unit builds on the failed batch
+        batch = list(items)
+        current = _Batch(self)
+        done = _Collected()
         try:
             conn = self._connection()
-            trans = conn.begin()
-            try:
-                changed = False
-                for unit, fut in batch:
-                    tx = Tx(conn, self.barrier)
-                    savepoint = conn.begin_nested()
-                    try:
-                        result = unit(tx)
-                        savepoint.commit()
-                    except BaseException as exc:  # the unit's caller gets it
-                        savepoint.rollback()
-                        for undo in reversed(tx._on_rollback):
-                            undo()
-                        outcomes.append((fut, None, exc))
-                        continue
-                    changed = changed or tx.changed
-                    after.extend(tx._after_commit)
-                    outcomes.append((fut, result, None))
-                tx = Tx(conn, self.barrier)
-                for participant in self.participants:
-                    participant.before_commit(tx)
-                if changed:
-                    conn.execute(
-                        update(schema.state_version)
-                        .where(schema.state_version.c.id == 1)
-                        .values(version=schema.state_version.c.version + 1)
-                    )
-                trans.commit()
-            except BaseException:
-                trans.rollback()
-                raise
+            self._run_units(items, conn, current, done)
+            while greedy and len(batch) < MAX_BATCH:
+                with self._work:
+                    while not self._intake and self._committing is not None:
+                        self._work.wait()
+                    more = self._take(MAX_BATCH - len(batch))
+                    in_flight = self._committing is not None
+                if more:
+                    batch.extend(more)
+                    self._run_units(more, conn, current, done)
+                if not in_flight:
+                    break
+            self._await_commit()  # one batch in flight at a time; none on a failed one
+            seals = [seal for p in self.participants if (seal := p.seal()) is not None]
         except BaseException as exc:
-            log.exception("batch of %d units failed to commit", len(batch))
-            if self._conn is not None:
-                self._conn.invalidate()
-                self._conn.close()
-                self._conn = None
-            for participant in self.participants:
-                participant.after_rollback()
-            for _unit, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._fail(batch, current, exc)
             return
+        job = _Commit(current, conn, done, seals)
+        if self._committer is None:
+            self._commit(job)
+            if self._commit_failed is not None:
+                self._recover()
+            return
+        with self._job:
+            self._committing = job
+            self._job.notify()
+
+    def _run_units(
+        self, items: list[Item], conn: Connection, current: _Batch, done: _Collected
+    ) -> None:
+        for unit, fut in items:
+            tx = Tx(conn, self.barrier, current)
+            savepoint = tx.savepoint()
+            try:
+                result = unit(tx)
+                savepoint.commit()
+            except BaseException as exc:  # the unit's caller gets it
+                savepoint.rollback()
+                for undo in reversed(tx._on_rollback):
+                    undo()
+                done.outcomes.append((fut, None, exc))
+                continue
+            done.changed = done.changed or tx.changed
+            done.after.extend(tx._after_commit)
+            done.rows.extend(tx._rows)
+            done.coalesced.update(tx._coalesced)
+            done.outcomes.append((fut, result, None))
+
+    def _flush(
+        self,
+        tx: Tx,
+        rows: list[tuple[Table, dict[str, Any]]],
+        coalesced: dict[Hashable, Callable[[Tx], None]],
+    ) -> None:
+        """The batch's rows, one executemany per table in first-use order, then coalesced writes."""
+        groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for table, row in rows:
+            groups.setdefault((table, tuple(row)), []).append(row)
+        for (table, columns), group in groups.items():
+            insert_many = self._inserts.get((table, columns))
+            if insert_many is None:
+                insert_many = self._inserts[(table, columns)] = _InsertMany(
+                    table, columns, tx.conn.dialect
+                )
+            insert_many.run(tx, group)
+        for write in coalesced.values():
+            write(tx)
+
+    def _await_commit(self) -> None:
+        """Wait until no commit is in flight; raise if the last one failed."""
+        with self._done:
+            while self._committing is not None:
+                self._done.wait()
+        if self._commit_failed is not None:
+            raise EarlierBatchFailed("an earlier batch failed to commit") from self._commit_failed
+
+    def _fail(self, batch: list[Item], current: _Batch, exc: BaseException) -> None:
+        """A batch that cannot commit: roll it back and fail every caller."""
+        if not isinstance(exc, EarlierBatchFailed):
+            log.error("batch of %d units failed", len(batch), exc_info=exc)
+        with self._done:
+            while self._committing is not None:
+                self._done.wait()
+        if current.trans is not None:
+            try:
+                current.trans.rollback()
+            except Exception:
+                log.exception("rollback of a failed batch failed")
+        self._recover()
+        _answer([(fut, None, exc) for _unit, fut in batch])
+
+    def _recover(self) -> None:
+        """After a failed batch: a fresh connection, participants back to the durable state."""
+        self._commit_failed = None
+        if self._conn is not None:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
         for participant in self.participants:
-            participant.after_commit()
-        for fn in after:
+            participant.after_rollback()
+
+    # -- the committer thread ------------------------------------------------
+    def _commit_loop(self) -> None:
+        while True:
+            with self._job:
+                while self._committing is None:
+                    if self._stopping and (self._thread is None or not self._thread.is_alive()):
+                        return
+                    self._job.wait(0.5)
+                job = self._committing
+            self._commit(job)
+
+    def _commit(self, job: _Commit) -> None:
+        """The batch's own writes, COMMIT (the fsync), then participants, hooks, answers.
+
+        Done here rather than on the writer thread, so the writer runs the next
+        batch's units meanwhile: the rows, the head and BEGIN were ~30% of the
+        writer thread's time (docs/performance.md).
+        """
+        failed: BaseException | None = None
+        done = job.done
+        batch = job.batch
+        try:
+            if batch.trans is None:  # no unit ran a statement
+                batch.trans = job.conn.begin()
+            tx = Tx(job.conn, self.barrier, batch)
+            for seal in job.seals:
+                seal(tx)
+            self._flush(tx, done.rows, done.coalesced)
+            if done.changed:
+                tx.execute(_BUMP_STATE_VERSION)
+            batch.trans.commit()
+        except BaseException as exc:
+            log.exception("batch of %d units failed to commit", len(done.outcomes))
+            failed = exc
+            if batch.trans is not None:
+                try:
+                    batch.trans.rollback()
+                except Exception:
+                    log.exception("rollback after a failed commit failed")
+        else:
+            for participant in self.participants:
+                participant.after_commit()
+        with self._work:
+            self._commit_failed = failed  # the writer thread recovers (`_recover`)
+            self._committing = None
+            self._work.notify()
+            self._done.notify()
+        if failed is not None:
+            _answer([(fut, None, failed) for fut, _result, _error in done.outcomes])
+            return
+        for fn in done.after:
             try:
                 fn()
             except Exception:  # a cache hook must never lose a durable answer
                 log.exception("after-commit hook failed")
         self.batches += 1
-        self.units += len(batch)
-        for fut, result, error in outcomes:
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(result)
+        self.units += len(done.outcomes)
+        _answer(done.outcomes)
+
+
+def _answer(outcomes: list[Outcome]) -> None:
+    """Settle every caller: thread futures at once, each event loop's in one call."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        fut = outcome[0]
+        if isinstance(fut, asyncio.Future):
+            by_loop.setdefault(fut.get_loop(), []).append(outcome)
+        else:
+            _settle([outcome])
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:  # the loop closed: nobody is waiting any more
+            log.warning("dropped %d answers for a closed event loop", len(items))
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    for fut, result, error in outcomes:
+        if fut.done():  # cancelled while queued
+            continue
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)

@@ -94,7 +94,8 @@ def test_lifecycle_and_metadata(harness: KmsHarness) -> None:
         "PendingWindowInDays": 7,
     }
     described = h.call("DescribeKey", {"KeyId": key_id})["KeyMetadata"]
-    assert described["PendingDeletionWindowInDays"] == 7 and described["Enabled"] is False
+    assert "PendingDeletionWindowInDays" not in described and described["Enabled"] is False
+    assert described["DeletionDate"] == h.now() + timedelta(days=7)
     with pytest.raises(AwsError) as exc:
         h.call("Encrypt", {"KeyId": key_id, "Plaintext": b"x"})
     assert code(exc) == "KMSInvalidStateException"

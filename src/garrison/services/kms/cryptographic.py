@@ -40,6 +40,7 @@ from garrison.services.kms.errors import (
     ValidationException,
 )
 from garrison.services.kms.keypolicy import encryption_context
+from garrison.storage.writer import Tx
 
 IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -116,8 +117,16 @@ class CryptoUseCases:
 
     def _record_usage(self, call: Call, target: Target, operation: str) -> None:
         ctx = call.ctx
+        key_id = target.key.key_id
         usage = LastUsage(operation, ctx.now, ctx.request_id)
-        store.record_usage(call.tx, target.key.key_id, usage, ctx.event_id or None)
+        event_id = ctx.event_id or None
+
+        def write(tx: Tx) -> None:
+            store.record_usage(tx, key_id, usage, event_id)
+
+        # One UPDATE per key per batch, the batch's last use: GetKeyLastUsage is
+        # approximate in AWS too. Per call it was ~13% of Encrypt's writer time.
+        call.tx.coalesce(("kms-last-usage", key_id), write)
 
     def _source(
         self,

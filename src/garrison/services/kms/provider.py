@@ -117,8 +117,9 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "CurrentKeyMaterialId": key.current_material_id,
     }
     if key.state is KeyState.PENDING_DELETION:
+        # PendingDeletionWindowInDays is only for multi-Region primaries in
+        # PendingReplicaDeletion, as AWS documents; a plain key shows DeletionDate.
         md["DeletionDate"] = key.deletion_date
-        md["PendingDeletionWindowInDays"] = key.pending_window_days
     return md
 
 

@@ -1,0 +1,645 @@
+"""KMS Encrypt/Decrypt throughput: Garrison against a bare ASGI app and moto_server.
+
+One run starts, one after the other (never two at once, so each has the machine):
+
+    (i)   Garrison with default settings: `garrison server` (not --dev) on a fresh
+          data directory, so SQLite in WAL mode with synchronous=FULL and the audit
+          trail on; the root credentials are the ones it prints on first start
+    (ii)  a bare ASGI app on the same stack (uvicorn + uvloop + httptools), which
+          reads the body and answers a small JSON document (benchmarks/bare_asgi.py)
+    (iii) moto_server (moto[server], the `bench` extra)
+
+For (i) and (iii) it creates a key, then pre-signs ``--requests`` distinct Encrypt
+requests (random plaintexts) and as many Decrypt requests (ciphertexts made
+through that target) with botocore's SigV4Auth. A signature stays valid for 15
+minutes, so the requests are written once into a wrk Lua script that cycles
+through them. wrk (one thread; the machine has two cores, which wrk and the server
+share; nothing is pinned) then replays them with ``--connections`` connections
+for ``--duration`` seconds per target and operation, after a ``--warmup``. The
+bare app gets the Encrypt requests.
+
+Printed: requests/s, p50 and p99 latency, the ratios Garrison/bare and
+Garrison/moto, and PASS/FAIL for the targets of issue 2:
+
+    Garrison Encrypt >= 25% of bare ASGI requests/s, >= 10x moto_server requests/s,
+    p99 <= 10 ms at 32 connections; no non-2xx and no socket errors on any target;
+    Garrison's audit trail grows by exactly the number of requests it was sent
+
+The audit check counts ``audit_events`` rows in Garrison's SQLite file before and
+after each wrk run. wrk stops with up to one request in flight per connection:
+the server still answers (and audits) those, to a closed socket, so the trail
+must grow by exactly the requests wrk *sent* (counted by the Lua script), which
+is wrk's count of responses (non-2xx included) plus the ones in flight at the stop.
+
+    python benchmarks/kms_throughput.py [--duration 10] [--connections 32]
+        [--requests 1000] [--warmup 2] [--profile DIR] [--json FILE]
+
+``--profile DIR`` records Garrison under the load with py-spy (flame graphs, or
+collapsed stacks with ``--profile-format raw``); it costs the server CPU, so
+figures from a profiled run are not the ones to quote. Needs: `wrk` (apt-get
+install wrk), `pip install -e '.[bench]'` (moto[server]) and py-spy for --profile.
+Exit status 0 when every target passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+HERE = Path(__file__).resolve().parent
+REGION = "us-east-1"
+RESULT_MARK = "WRK-RESULT "
+USER_AGENT = "garrison-benchmark/wrk"
+
+# wrk's side: cycle through the pre-signed requests, count what was sent, report.
+LUA_TEMPLATE = """
+local requests = {
+%(requests)s
+}
+local count = #requests
+local index = %(offset)d
+sent = 0
+
+function request()
+  index = index %% count + 1
+  sent = sent + 1
+  return requests[index]
+end
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function done(summary, latency, _requests)
+  -- wrk calls request() once on the first thread to check the script before it
+  -- connects (script_verify_request): that one is never sent.
+  local total_sent = -1
+  for _, t in ipairs(threads) do
+    total_sent = total_sent + t:get("sent")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '%(mark)s{"responses": %%d, "duration_us": %%d, "sent": %%d, "non2xx": %%d, ' ..
+    '"connect": %%d, "read": %%d, "write": %%d, "timeout": %%d, ' ..
+    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, "mean_us": %%.1f}\\n',
+    summary.requests, summary.duration, total_sent, e.status, e.connect, e.read,
+    e.write, e.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+# --------------------------------------------------------------------------
+# processes
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[str]
+    endpoint: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def netloc(self) -> str:
+        return self.endpoint.split("://", 1)[1]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without GARRISON_* settings: the server runs on its defaults."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GARRISON_")}
+
+
+def _start(name: str, cmd: list[str], ready: re.Pattern[str], log: Path) -> Server:
+    """Start `cmd`; wait for a stdout line matching `ready` (group 1: the endpoint)."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+        env=_clean_env(),
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    endpoint = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        found = ready.search(line)
+        if found:
+            endpoint = found.group(1)
+            break
+    if not endpoint:
+        proc.kill()
+        raise SystemExit(f"{name} did not start:\n" + "\n".join(lines) + log.read_text())
+    stdout = proc.stdout
+
+    def drain() -> None:  # keep the pipe from filling up
+        for line in stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=drain, daemon=True).start()
+    return Server(name, proc, endpoint, lines)
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception as err:  # any answer at all, 4xx included, means it listens
+            if getattr(err, "code", None) is not None:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer: {err}") from err
+            time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------
+# requests
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A KMS endpoint with a key and credentials."""
+
+    endpoint: str
+    credentials: Credentials
+    key_id: str = ""
+
+    def client(self) -> Any:
+        return boto3.client(
+            "kms",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.credentials.access_key,
+            aws_secret_access_key=self.credentials.secret_key,
+            config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
+        )
+
+
+def _raw_request(target: Target, operation: str, payload: dict[str, Any]) -> bytes:
+    """One SigV4-signed KMS request, as the bytes wrk writes to the socket."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    request = AWSRequest(
+        method="POST",
+        url=target.endpoint + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"TrentService.{operation}",
+        },
+    )
+    SigV4Auth(target.credentials, "kms", REGION).add_auth(request)
+    netloc = target.endpoint.split("://", 1)[1]
+    head = ["POST / HTTP/1.1", f"Host: {netloc}", f"User-Agent: {USER_AGENT}"]
+    head += [f"{name}: {value}" for name, value in request.headers.items()]
+    head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def encrypt_requests(target: Target, n: int, plaintext_bytes: int) -> list[bytes]:
+    return [
+        _raw_request(
+            target,
+            "Encrypt",
+            {
+                "KeyId": target.key_id,
+                "Plaintext": base64.b64encode(secrets.token_bytes(plaintext_bytes)).decode(),
+            },
+        )
+        for _ in range(n)
+    ]
+
+
+def decrypt_requests(target: Target, n: int, plaintext_bytes: int) -> list[bytes]:
+    """`n` distinct Decrypt requests, each of a ciphertext the target made."""
+    client = target.client()
+
+    def one(_: int) -> bytes:
+        blob = client.encrypt(KeyId=target.key_id, Plaintext=secrets.token_bytes(plaintext_bytes))
+        return bytes(blob["CiphertextBlob"])
+
+    with ThreadPoolExecutor(8) as pool:
+        blobs = list(pool.map(one, range(n)))
+    return [
+        _raw_request(target, "Decrypt", {"CiphertextBlob": base64.b64encode(b).decode()})
+        for b in blobs
+    ]
+
+
+def _lua_string(data: bytes) -> str:
+    out = ['"']
+    for byte in data:
+        ch = chr(byte)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03d}")
+    out.append('"')
+    return "".join(out)
+
+
+def write_lua(path: Path, requests: list[bytes]) -> Path:
+    body = ",\n".join(_lua_string(r) for r in requests)
+    offset = secrets.randbelow(len(requests))
+    path.write_text(LUA_TEMPLATE % {"requests": body, "offset": offset, "mark": RESULT_MARK})
+    return path
+
+
+# --------------------------------------------------------------------------
+# measuring
+# --------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    target: str
+    operation: str
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    responses: int
+    sent: int
+    non2xx: int
+    socket_errors: int
+    audit_growth: int | None = None
+    server_cpu: float | None = None  # cores the server process used during the run
+
+    @property
+    def clean(self) -> bool:
+        return self.non2xx == 0 and self.socket_errors == 0
+
+
+def wrk(url: str, script: Path, *, duration: float, connections: int) -> Run:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    found = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    r = json.loads(found[-1][len(RESULT_MARK) :])
+    return Run(
+        target="",
+        operation="",
+        rps=r["responses"] / (r["duration_us"] / 1e6),
+        p50_ms=r["p50_us"] / 1000,
+        p90_ms=r["p90_us"] / 1000,
+        p99_ms=r["p99_us"] / 1000,
+        max_ms=r["max_us"] / 1000,
+        responses=r["responses"],
+        sent=r["sent"],
+        non2xx=r["non2xx"],
+        socket_errors=r["connect"] + r["read"] + r["write"] + r["timeout"],
+    )
+
+
+def audit_count(db_file: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
+
+
+def settled_audit_count(db_file: Path, expected: int, timeout: float = 15.0) -> int:
+    """The row count once the server has answered what was in flight at wrk's stop."""
+    deadline = time.monotonic() + timeout
+    last, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = audit_count(db_file)
+        if count != last:
+            last, stable_since = count, time.monotonic()
+        elif count >= expected or time.monotonic() - stable_since > 2.0:
+            return count
+        time.sleep(0.1)
+    return last
+
+
+@contextlib.contextmanager
+def profiling(pid: int, out: Path | None, fmt: str, seconds: float, gil: bool) -> Iterator[None]:
+    """py-spy record of `pid` for the body's duration (no-op without `out`).
+
+    With `gil`, only samples of the thread holding the GIL: where the one core
+    Python can use goes. Without, every thread's samples when it is not idle.
+    """
+    if out is None:
+        yield
+        return
+    cmd = ["py-spy", "record", "--pid", str(pid), "--threads"]
+    cmd += [] if os.environ.get("BENCH_PYSPY_NATIVE") else ["--nonblocking"]
+    cmd += ["--gil"] if gil else []
+    cmd += ["--rate", os.environ.get("BENCH_PYSPY_RATE", "100")]
+    cmd += ["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else []
+    cmd += ["--format", fmt, "-o", str(out), "--duration", str(int(seconds) + 1)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # let it attach
+    try:
+        yield
+    finally:
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            print(f"py-spy failed: {err.strip()}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# the three targets
+# --------------------------------------------------------------------------
+
+
+def start_garrison(work: Path, command: list[str]) -> tuple[Server, Target, Path]:
+    data_dir = work / "garrison-data"
+    cmd = [*command, "server", "--data-dir", str(data_dir), "--port", "0"]
+    server = _start(
+        "garrison", cmd, re.compile(r"Garrison listening on (http://\S+)"), work / "garrison.log"
+    )
+    text = "\n".join(server.lines)
+
+    def printed(label: str) -> str:
+        found = re.search(rf"{label}:\s+(\S+)", text)
+        if not found:
+            raise SystemExit(f"garrison did not print its {label}:\n{text}")
+        return found.group(1)
+
+    creds = Credentials(printed("Root access key id"), printed("Root secret access key"))
+    _wait_http(server.endpoint + "/_garrison/health")
+    return server, Target(server.endpoint, creds), data_dir / "garrison.db"
+
+
+def start_moto(work: Path) -> tuple[Server, Target]:
+    port = _free_port()
+    moto = shutil.which("moto_server")
+    if moto is None:
+        raise SystemExit("moto_server not found: pip install -e '.[bench]'")
+    cmd = [moto, "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=(work / "moto.log").open("w"), env=_clean_env()
+    )
+    server = Server("moto", proc, f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
+    _wait_http(server.endpoint + "/moto-api/")
+    return server, Target(server.endpoint, Credentials("AKIAMOTOBENCH0000000", "moto-secret"))
+
+
+def start_bare(work: Path) -> Server:
+    cmd = [sys.executable, str(HERE / "bare_asgi.py"), "--port", "0"]
+    server = _start("bare", cmd, re.compile(r"listening on (http://\S+)"), work / "bare.log")
+    _wait_http(server.endpoint + "/")
+    return server
+
+
+def with_key(target: Target) -> Target:
+    key = target.client().create_key(Description="benchmark key")["KeyMetadata"]["KeyId"]
+    return Target(target.endpoint, target.credentials, key)
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _fmt_run(run: Run) -> str:
+    audit = "" if run.audit_growth is None else f"{run.audit_growth:>8}"
+    cpu = "" if run.server_cpu is None else f"{run.server_cpu:>5.2f}"
+    return (
+        f"{run.target:<9} {run.operation:<8} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
+        f"{run.p99_ms:>8.2f} {run.max_ms:>8.1f} {run.responses:>9} {run.sent:>9} "
+        f"{run.non2xx:>6} {run.socket_errors:>6} {audit:>8} {cpu}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=1000, help="distinct signed requests")
+    parser.add_argument("--plaintext-bytes", type=int, default=100)
+    parser.add_argument("--profile", type=Path, help="directory for py-spy recordings of Garrison")
+    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="sample only the thread holding the GIL"
+    )
+    parser.add_argument("--skip", action="append", default=[], choices=["bare", "moto"])
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--garrison-command",
+        default=f"{sys.executable} -m garrison",
+        help="how to run `garrison` (for experiments: a wrapper that instruments it)",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+
+    work = Path(tempfile.mkdtemp(prefix="garrison-bench-"))
+    runs: list[Run] = []
+    audit_ok = True
+
+    def measure(name: str, url: str, op: str, reqs: list[bytes], db: Path | None = None) -> Run:
+        nonlocal audit_ok
+        script = write_lua(work / f"{name}-{op}.lua", reqs)
+        opts = {"duration": args.duration, "connections": args.connections}
+        if args.warmup > 0:
+            before = audit_count(db) if db else 0
+            warm = wrk(url, script, duration=args.warmup, connections=args.connections)
+            if db is not None:
+                grown = settled_audit_count(db, before + warm.sent) - before
+                audit_ok = audit_ok and grown == warm.sent
+        before = audit_count(db) if db else 0
+        pid = server_pids.get(name)
+        out = None
+        if args.profile and pid is not None:
+            ext = "svg" if args.profile_format == "flamegraph" else "txt"
+            out = args.profile / f"{name}-{op.lower()}.{ext}"
+        if pid and os.environ.get("BENCH_THREAD_CPU"):  # experiments: per-thread CPU
+            subprocess.Popen([sys.executable, "/tmp/threadcpu.py", str(pid), str(args.duration - 1)])
+        if pid and os.environ.get("BENCH_STRACE"):  # experiments: syscall counts
+            subprocess.Popen(
+                f"sleep 2; timeout -s INT 3 strace -f -c -p {pid} -o /tmp/strace_{name}_{op}.txt",
+                shell=True,
+            )
+        cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
+        with profiling(pid or 0, out, args.profile_format, args.duration, args.profile_gil):
+            run = wrk(url, script, **opts)  # type: ignore[arg-type]
+        if pid:
+            run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        run.target, run.operation = name, op
+        if db is not None:
+            run.audit_growth = settled_audit_count(db, before + run.sent) - before
+            audit_ok = audit_ok and run.audit_growth == run.sent
+        print(_fmt_run(run), flush=True)
+        runs.append(run)
+        return run
+
+    server_pids: dict[str, int] = {}
+    header = (
+        f"{'target':<9} {'op':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
+    )
+    print(header, flush=True)
+    try:
+        server, target, db = start_garrison(work, args.garrison_command.split())
+        server_pids["garrison"] = server.proc.pid
+        try:
+            target = with_key(target)
+            enc = encrypt_requests(target, args.requests, args.plaintext_bytes)
+            dec = decrypt_requests(target, args.requests, args.plaintext_bytes)
+            measure("garrison", target.endpoint, "Encrypt", enc, db)
+            measure("garrison", target.endpoint, "Decrypt", dec, db)
+        finally:
+            server.stop()
+        if "bare" not in args.skip:
+            bare = start_bare(work)
+            server_pids["bare"] = bare.proc.pid
+            try:
+                measure("bare", bare.endpoint, "Encrypt", enc)
+            finally:
+                bare.stop()
+        if "moto" not in args.skip:
+            moto, moto_target = start_moto(work)
+            server_pids["moto"] = moto.proc.pid
+            try:
+                moto_target = with_key(moto_target)
+                menc = encrypt_requests(moto_target, args.requests, args.plaintext_bytes)
+                mdec = decrypt_requests(moto_target, args.requests, args.plaintext_bytes)
+                measure("moto", moto_target.endpoint, "Encrypt", menc)
+                measure("moto", moto_target.endpoint, "Decrypt", mdec)
+            finally:
+                moto.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    return report(args, runs, audit_ok)
+
+
+def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
+    by = {(r.target, r.operation): r for r in runs}
+    g_enc, g_dec = by[("garrison", "Encrypt")], by[("garrison", "Decrypt")]
+    bare = by.get(("bare", "Encrypt"))
+    m_enc, m_dec = by.get(("moto", "Encrypt")), by.get(("moto", "Decrypt"))
+    print()
+    print("settings:")
+    print(
+        f"  wrk 1 thread, {args.connections} connections, {args.duration:g} s per run after "
+        f"{args.warmup:g} s warm-up; {args.requests} distinct signed requests per target and "
+        f"operation, cycled; {args.plaintext_bytes}-byte plaintexts"
+    )
+    print(
+        "  garrison: `garrison server --data-dir <fresh dir> --port 0` (not --dev; default "
+        "settings: SQLite WAL, synchronous=FULL, audit on; root credentials as printed)"
+    )
+    print("  bare: benchmarks/bare_asgi.py on uvicorn + uvloop + httptools, no access log")
+    print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug)")
+    print(
+        f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; wrk and the server share the cores, none pinned"
+    )
+    print(
+        "  versions: garrison "
+        + ", ".join(
+            f"{d} {_version(d)}" for d in ("garrison", "uvicorn", "uvloop", "httptools", "moto")
+        ).removeprefix("garrison ")
+    )
+    print()
+    checks: list[tuple[str, bool | None]] = []
+    if bare is not None:
+        for run in (g_enc, g_dec):
+            ratio = run.rps / bare.rps
+            print(f"  Garrison {run.operation} / bare ASGI: {ratio:6.1%}")
+        checks.append(("Garrison Encrypt >= 25% of bare ASGI req/s", g_enc.rps >= 0.25 * bare.rps))
+    for run, moto in ((g_enc, m_enc), (g_dec, m_dec)):
+        if moto is not None:
+            print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
+    if m_enc is not None:
+        checks.append(("Garrison Encrypt >= 10x moto_server req/s", g_enc.rps >= 10 * m_enc.rps))
+    checks.append(
+        (f"Garrison Encrypt p99 <= 10 ms at {args.connections} connections", g_enc.p99_ms <= 10)
+    )
+    checks.append(("no non-2xx responses and no socket errors", all(r.clean for r in runs)))
+    checks.append(("Garrison's audit trail grew by exactly the requests sent", audit_ok))
+    print()
+    for label, ok in checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {label}")
+    print(f"  info  Garrison Decrypt p99 {g_dec.p99_ms:.2f} ms")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"runs": [vars(r) for r in runs], "checks": dict(checks)}, indent=2)
+        )
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

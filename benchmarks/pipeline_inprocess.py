@@ -1,0 +1,132 @@
+"""The request path without HTTP: `Pipeline.handle` driven in-process.
+
+Builds a Garrison node on a fresh data directory (default settings: SQLite with
+synchronous=FULL, audit on), creates a key, then runs ``--concurrency`` tasks
+that each send pre-signed Encrypt (or Decrypt) requests straight to
+`Pipeline.handle` for ``--duration`` seconds. Separates Garrison's own cost from
+uvicorn's and wrk's, and reports the writer's batches (mean units per commit).
+
+    python benchmarks/pipeline_inprocess.py [--operation Encrypt] [--duration 5]
+        [--concurrency 32] [--data-dir DIR]
+
+``--data-dir`` picks the file system (fsync cost differs: the default is a
+temporary directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import uvloop
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from garrison.app import Garrison
+from garrison.config import Settings
+from garrison.pipeline import HttpRequest, Pipeline
+
+REGION = "us-east-1"
+
+
+def signed(creds: Credentials, operation: str, payload: dict[str, object]) -> HttpRequest:
+    body = json.dumps(payload).encode()
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:4600/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"TrentService.{operation}",
+        },
+    )
+    SigV4Auth(creds, "kms", REGION).add_auth(request)
+    headers = [(b"host", b"127.0.0.1:4600"), (b"user-agent", b"garrison-benchmark/inprocess")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
+    headers.append((b"content-length", str(len(body)).encode()))
+    return HttpRequest("POST", b"/", b"", headers, body, "127.0.0.1", False)
+
+
+async def call(pipeline: Pipeline, req: HttpRequest) -> dict[str, object]:
+    response = await pipeline.handle(req)
+    if response.status != 200:
+        raise SystemExit(f"{response.status}: {response.body!r}")
+    return dict(json.loads(response.body))
+
+
+async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None:
+    pipeline = g.pipeline
+    created = await call(pipeline, signed(creds, "CreateKey", {}))
+    key_id = str(created["KeyMetadata"]["KeyId"])  # type: ignore[index]
+    requests = []
+    for _ in range(args.requests):
+        plaintext = base64.b64encode(secrets.token_bytes(100)).decode()
+        enc = signed(creds, "Encrypt", {"KeyId": key_id, "Plaintext": plaintext})
+        if args.operation == "Decrypt":
+            blob = (await call(pipeline, enc))["CiphertextBlob"]
+            enc = signed(creds, "Decrypt", {"CiphertextBlob": blob})
+        requests.append(enc)
+    latencies: list[float] = []
+    stop = time.perf_counter() + args.warmup + args.duration
+    measure_from = time.perf_counter() + args.warmup
+
+    async def client(offset: int) -> None:
+        i = offset
+        while (now := time.perf_counter()) < stop:
+            await call(pipeline, requests[i % len(requests)])
+            if now >= measure_from:
+                latencies.append(time.perf_counter() - now)
+            i += 1
+
+    batches0, units0 = g.db.writer.batches, g.db.writer.units
+    cpu0 = time.process_time()
+    await asyncio.gather(*(client(i * 31) for i in range(args.concurrency)))
+    cpu = time.process_time() - cpu0
+    batches = g.db.writer.batches - batches0
+    units = g.db.writer.units - units0
+    latencies.sort()
+    n = len(latencies)
+    print(
+        f"{args.operation}: {n / args.duration:,.0f} calls/s over {args.duration:g} s, "
+        f"{args.concurrency} concurrent; p50 {latencies[n // 2] * 1e3:.2f} ms, "
+        f"p99 {latencies[int(n * 0.99)] * 1e3:.2f} ms, mean {statistics.fmean(latencies) * 1e3:.2f}"
+        f" ms; {units / max(batches, 1):.1f} units per commit ({batches} commits); "
+        f"{cpu / (args.warmup + args.duration) :.2f} cores, "
+        f"{cpu / max(units, 1) * 1e6:.0f} us CPU per call"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--operation", default="Encrypt", choices=["Encrypt", "Decrypt"])
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="garrison-inproc-", dir=args.data_dir))
+    g = Garrison(Settings(data_dir=str(work)))
+    try:
+        g.open()
+        g.start()
+        assert g.created_credentials is not None
+        c = g.created_credentials
+        creds = Credentials(c.access_key_id, c.secret_access_key)
+        uvloop.run(run(args, g, creds))
+    finally:
+        g.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
