@@ -32,13 +32,18 @@ must grow by exactly the requests wrk *sent* (counted by the Lua script), which
 is wrk's count of responses (non-2xx included) plus the ones in flight at the stop.
 
     python benchmarks/kms_throughput.py [--duration 10] [--connections 32]
-        [--requests 1000] [--warmup 2] [--profile DIR] [--json FILE]
+        [--requests 1000] [--warmup 2] [--skip bare|moto] [--json FILE]
+        [--profile DIR [--profile-format raw] [--profile-gil] [--profile-rate 100]]
+        [--garrison-command "python -m garrison"]
 
+Also printed per run: the CPU the server process used (in cores), and the load
+average before the run (the machine may be shared: compare ratios from one run).
 ``--profile DIR`` records Garrison under the load with py-spy (flame graphs, or
-collapsed stacks with ``--profile-format raw``); it costs the server CPU, so
-figures from a profiled run are not the ones to quote. Needs: `wrk` (apt-get
-install wrk), `pip install -e '.[bench]'` (moto[server]) and py-spy for --profile.
-Exit status 0 when every target passes.
+collapsed stacks with ``--profile-format raw`` for benchmarks/profile_summary.py;
+``--profile-gil`` samples only the thread holding the GIL); it costs the server
+CPU, so figures from a profiled run are not the ones to quote. Needs: `wrk`
+(apt-get install wrk), `pip install -e '.[bench]'` (moto[server]) and, for
+--profile, py-spy (pip install py-spy). Exit status 0 when every target passes.
 """
 
 from __future__ import annotations
@@ -382,7 +387,9 @@ def settled_audit_count(db_file: Path, expected: int, timeout: float = 15.0) -> 
 
 
 @contextlib.contextmanager
-def profiling(pid: int, out: Path | None, fmt: str, seconds: float, gil: bool) -> Iterator[None]:
+def profiling(
+    pid: int, out: Path | None, fmt: str, seconds: float, *, gil: bool, rate: int
+) -> Iterator[None]:
     """py-spy record of `pid` for the body's duration (no-op without `out`).
 
     With `gil`, only samples of the thread holding the GIL: where the one core
@@ -391,11 +398,8 @@ def profiling(pid: int, out: Path | None, fmt: str, seconds: float, gil: bool) -
     if out is None:
         yield
         return
-    cmd = ["py-spy", "record", "--pid", str(pid), "--threads"]
-    cmd += [] if os.environ.get("BENCH_PYSPY_NATIVE") else ["--nonblocking"]
+    cmd = ["py-spy", "record", "--pid", str(pid), "--threads", "--nonblocking", "--rate", str(rate)]
     cmd += ["--gil"] if gil else []
-    cmd += ["--rate", os.environ.get("BENCH_PYSPY_RATE", "100")]
-    cmd += ["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else []
     cmd += ["--format", fmt, "-o", str(out), "--duration", str(int(seconds) + 1)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)  # let it attach
@@ -426,8 +430,12 @@ def start_garrison(work: Path, command: list[str]) -> tuple[Server, Target, Path
             raise SystemExit(f"garrison did not print its {label}:\n{text}")
         return found.group(1)
 
-    creds = Credentials(printed("Root access key id"), printed("Root secret access key"))
-    _wait_http(server.endpoint + "/_garrison/health")
+    try:
+        creds = Credentials(printed("Root access key id"), printed("Root secret access key"))
+        _wait_http(server.endpoint + "/_garrison/health")
+    except BaseException:
+        server.stop()
+        raise
     return server, Target(server.endpoint, creds), data_dir / "garrison.db"
 
 
@@ -441,14 +449,22 @@ def start_moto(work: Path) -> tuple[Server, Target]:
         cmd, stdout=subprocess.DEVNULL, stderr=(work / "moto.log").open("w"), env=_clean_env()
     )
     server = Server("moto", proc, f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
-    _wait_http(server.endpoint + "/moto-api/")
+    try:
+        _wait_http(server.endpoint + "/moto-api/")
+    except BaseException:
+        server.stop()
+        raise
     return server, Target(server.endpoint, Credentials("AKIAMOTOBENCH0000000", "moto-secret"))
 
 
 def start_bare(work: Path) -> Server:
     cmd = [sys.executable, str(HERE / "bare_asgi.py"), "--port", "0"]
     server = _start("bare", cmd, re.compile(r"listening on (http://\S+)"), work / "bare.log")
-    _wait_http(server.endpoint + "/")
+    try:
+        _wait_http(server.endpoint + "/")
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
@@ -467,6 +483,11 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _wrk_version() -> str:
+    done = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return (done.stdout or done.stderr).split(" [", 1)[0].strip()
 
 
 def _fmt_run(run: Run) -> str:
@@ -491,6 +512,7 @@ def main() -> int:
     parser.add_argument(
         "--profile-gil", action="store_true", help="sample only the thread holding the GIL"
     )
+    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples a second")
     parser.add_argument("--skip", action="append", default=[], choices=["bare", "moto"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -504,6 +526,7 @@ def main() -> int:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
 
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="garrison-bench-"))
     runs: list[Run] = []
     audit_ok = True
@@ -524,15 +547,15 @@ def main() -> int:
         if args.profile and pid is not None:
             ext = "svg" if args.profile_format == "flamegraph" else "txt"
             out = args.profile / f"{name}-{op.lower()}.{ext}"
-        if pid and os.environ.get("BENCH_THREAD_CPU"):  # experiments: per-thread CPU
-            subprocess.Popen([sys.executable, "/tmp/threadcpu.py", str(pid), str(args.duration - 1)])
-        if pid and os.environ.get("BENCH_STRACE"):  # experiments: syscall counts
-            subprocess.Popen(
-                f"sleep 2; timeout -s INT 3 strace -f -c -p {pid} -o /tmp/strace_{name}_{op}.txt",
-                shell=True,
-            )
         cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
-        with profiling(pid or 0, out, args.profile_format, args.duration, args.profile_gil):
+        with profiling(
+            pid or 0,
+            out,
+            args.profile_format,
+            args.duration,
+            gil=args.profile_gil,
+            rate=args.profile_rate,
+        ):
             run = wrk(url, script, **opts)  # type: ignore[arg-type]
         if pid:
             run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
@@ -605,13 +628,15 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug)")
     print(
         f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; wrk and the server share the cores, none pinned"
+        f"Python {platform.python_version()}; wrk and the server share the cores, none pinned; "
+        f"load average before the run {args.load_before}"
     )
     print(
-        "  versions: garrison "
+        "  versions: "
         + ", ".join(
             f"{d} {_version(d)}" for d in ("garrison", "uvicorn", "uvloop", "httptools", "moto")
-        ).removeprefix("garrison ")
+        )
+        + f", {_wrk_version()}"
     )
     print()
     checks: list[tuple[str, bool | None]] = []

@@ -100,7 +100,7 @@ async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None
         f"{args.concurrency} concurrent; p50 {latencies[n // 2] * 1e3:.2f} ms, "
         f"p99 {latencies[int(n * 0.99)] * 1e3:.2f} ms, mean {statistics.fmean(latencies) * 1e3:.2f}"
         f" ms; {units / max(batches, 1):.1f} units per commit ({batches} commits); "
-        f"{cpu / (args.warmup + args.duration) :.2f} cores, "
+        f"{cpu / (args.warmup + args.duration):.2f} cores, "
         f"{cpu / max(units, 1) * 1e6:.0f} us CPU per call"
     )
 

@@ -354,3 +354,45 @@ def test_failed_creates_leave_nothing_and_server_stays_healthy(
 def _all_keys(kms: Any) -> Any:
     for page in kms.get_paginator("list_keys").paginate():
         yield from page["Keys"]
+
+
+def test_session_token_on_a_long_term_key_is_refused(server: ServerProcess) -> None:
+    r = post(
+        server.endpoint,
+        KMS + "ListKeys",
+        b"{}",
+        extra_headers={"X-Amz-Security-Token": "FwoGZXIvYXdzEXAMPLE"},
+    )
+    assert r.status_code == 400
+    assert r.json()["__type"] == "UnrecognizedClientException"
+
+
+def test_credential_scoped_to_another_service_is_refused(server: ServerProcess) -> None:
+    r = post(server.endpoint, KMS + "ListKeys", b"{}", service="s3")
+    assert r.status_code == 400
+    body = r.json()
+    assert body["__type"] == "InvalidSignatureException"
+    assert "'kms'" in body["message"]
+
+
+def test_forwarded_for_header_does_not_spoof_the_source_ip(server: ServerProcess) -> None:
+    kms = server.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    r = post(
+        server.endpoint,
+        KMS + "DescribeKey",
+        json.dumps({"KeyId": key_id}).encode(),
+        extra_headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert r.status_code == 200
+    events = server.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "DescribeKey"}]
+    )["Events"]
+    body = json.loads(next(e for e in events if key_id in e["CloudTrailEvent"])["CloudTrailEvent"])
+    assert body["sourceIPAddress"] == "127.0.0.1"
+
+
+def test_clock_cannot_leave_the_representable_range(sqlite_server: ServerProcess) -> None:
+    r = sqlite_server.post("/_garrison/clock", {"advance_seconds": 1e12})
+    assert r.status_code == 400
+    assert requests.get(sqlite_server.endpoint + "/_garrison/health", timeout=5).status_code == 200

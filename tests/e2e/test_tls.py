@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import make_client
+from tests.conftest import ACCOUNT_ID, make_client
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -46,7 +48,9 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_https_and_secure_transport_in_the_trail(fresh_server_factory: Any, tmp_path: Path) -> None:
+def test_https_round_trip_and_secure_transport_condition(
+    fresh_server_factory: Any, tmp_path: Path
+) -> None:
     cert, key = self_signed(tmp_path)
     server = fresh_server_factory(
         extra_args=["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
@@ -62,4 +66,54 @@ def test_https_and_secure_transport_in_the_trail(fresh_server_factory: Any, tmp_
         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}]
     )["Events"]
     body = json.loads(events[0]["CloudTrailEvent"])
-    assert "tlsDetails" in body
+    assert body["eventName"] == "Encrypt" and "errorCode" not in body
+    # aws:SecureTransport is true over HTTPS: a key that denies plain HTTP works here
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
+    tls_only = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+    assert kms.encrypt(KeyId=tls_only, Plaintext=b"x")["KeyId"].endswith(tls_only)
+
+
+def test_secure_transport_is_false_over_plain_http(kms: Any) -> None:
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:Encrypt",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
+    key_id = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+    with pytest.raises(ClientError) as exc:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x")
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"

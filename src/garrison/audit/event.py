@@ -84,6 +84,6 @@ def build_event(record: CallRecord) -> dict[str, Any]:
     if record.error_code:
         event["errorCode"] = record.error_code
         event["errorMessage"] = record.error_message or ""
-    if record.secure_transport:
-        event["tlsDetails"] = {"tlsVersion": "TLSv1.3"}
+    # tlsDetails is left out: the ASGI server does not tell us the negotiated
+    # version or cipher, and a guessed value would be a false record.
     return event

@@ -86,6 +86,9 @@ def server(settings: Settings) -> int:
             log_level=settings.log_level,
             access_log=settings.access_log,
             timeout_graceful_shutdown=5,
+            # X-Forwarded-For is not trusted: sourceIPAddress and aws:SourceIp
+            # are the peer's address, which no client can forge
+            proxy_headers=False,
             ssl_certfile=settings.tls_cert_file or None,
             ssl_keyfile=settings.tls_key_file or None,
         )
