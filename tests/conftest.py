@@ -196,6 +196,24 @@ def make_client(
     )
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A migrated, empty store on each backend, shared by one test module."""
+    from garrison.storage.database import Database
+
+    if request.param == "postgresql":
+        assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
+        url = create_pg_database()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'garrison.db'}"
+    db = Database(url)
+    db.migrate()
+    db.close()
+    yield url
+    if request.param == "postgresql":
+        drop_pg_database(url)
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="garrison-tests-"))

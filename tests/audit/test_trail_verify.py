@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,24 +15,11 @@ from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.sql import delete, update
 from garrison.storage.writer import Tx
-from tests.conftest import create_pg_database, drop_pg_database, pg_available
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
-    url = create_pg_database()
-    yield url
-    drop_pg_database(url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 't.db'}"
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    database = Database(url)
-    database.migrate()
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
     for table in (schema.audit_events, schema.audit_heads, schema.audit_digests):
         sql(database, delete(table))
     yield database

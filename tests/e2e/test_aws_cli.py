@@ -34,8 +34,8 @@ from botocore.exceptions import ClientError
 
 from garrison.services.kms.provider import HANDLED
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
+from tests.e2e.policies import ALLOW_ROOT, ROOT, policy
 
-ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 CLI_EXIT_SERVICE_ERROR = 255  # AWS CLI v1's exit status for an error the service answered
 
 
@@ -116,19 +116,6 @@ def aws(sqlite_server: ServerProcess, tmp_path: Path) -> AwsCli:
         AWS_EC2_METADATA_DISABLED="true",
     )
     return AwsCli(server.endpoint, env, tmp_path)
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-ALLOW_ROOT = {
-    "Sid": "RootCanDoEverything",
-    "Effect": "Allow",
-    "Principal": {"AWS": ROOT},
-    "Action": "kms:*",
-    "Resource": "*",
-}
 
 
 def test_cli_key_lifecycle(aws: AwsCli, kms: Any) -> None:

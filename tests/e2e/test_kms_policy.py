@@ -8,26 +8,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCOUNT_ID
-
-ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
+from tests.e2e.policies import ALLOW_ROOT, ROOT, policy
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return str(exc.value.response["Error"]["Code"])
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-ALLOW_ALL = {
-    "Sid": "Root",
-    "Effect": "Allow",
-    "Principal": {"AWS": ROOT},
-    "Action": "kms:*",
-    "Resource": "*",
-}
 
 
 def test_default_policy_is_aws_default(kms: Any) -> None:
@@ -48,7 +33,7 @@ def test_explicit_deny_binds_the_root(kms: Any) -> None:
         "Action": "kms:Encrypt",
         "Resource": "*",
     }
-    key_id = kms.create_key(Policy=policy(ALLOW_ALL, deny))["KeyMetadata"]["KeyId"]
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, deny))["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert code(exc) == "AccessDeniedException"
@@ -94,7 +79,7 @@ def test_put_key_policy_takes_effect(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.encrypt(KeyId=key_id, Plaintext=b"x")
     deny = {"Effect": "Deny", "Principal": {"AWS": ROOT}, "Action": "kms:Encrypt", "Resource": "*"}
-    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy(ALLOW_ALL, deny))
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy(ALLOW_ROOT, deny))
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert code(exc) == "AccessDeniedException"
@@ -108,7 +93,7 @@ def test_condition_on_encryption_context(kms: Any) -> None:
         "Resource": "*",
         "Condition": {"StringNotEquals": {"kms:EncryptionContext:tenant": "alpha"}},
     }
-    key_id = kms.create_key(Policy=policy(ALLOW_ALL, deny))["KeyMetadata"]["KeyId"]
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, deny))["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"tenant": "alpha"})[
         "CiphertextBlob"
     ]

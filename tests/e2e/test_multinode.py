@@ -8,7 +8,6 @@ writes its own audit chain, and `garrison audit verify` checks them all.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,14 +18,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import (
-    ACCOUNT_ID,
     ServerProcess,
     create_pg_database,
     drop_pg_database,
     pg_available,
 )
+from tests.e2e.policies import ALLOW_ROOT, deny, policy
 
-ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 PROPAGATION_SECONDS = 1.0
 
 
@@ -143,21 +141,7 @@ def test_policy_changed_on_a_is_enforced_on_b_within_one_second(pair: Pair) -> N
     key_id = pair.kms_a.create_key()["KeyMetadata"]["KeyId"]
     for _ in range(3):
         pair.kms_b.encrypt(KeyId=key_id, Plaintext=b"allowed")
-    allow_all = {
-        "Sid": "Root",
-        "Effect": "Allow",
-        "Principal": {"AWS": ROOT},
-        "Action": "kms:*",
-        "Resource": "*",
-    }
-    deny_encrypt = {
-        "Sid": "NoEncrypt",
-        "Effect": "Deny",
-        "Principal": {"AWS": ROOT},
-        "Action": "kms:Encrypt",
-        "Resource": "*",
-    }
-    document = json.dumps({"Version": "2012-10-17", "Statement": [allow_all, deny_encrypt]})
+    document = policy(ALLOW_ROOT, deny("kms:Encrypt"))
     pair.kms_a.put_key_policy(KeyId=key_id, PolicyName="default", Policy=document)
     took = seconds_until(
         lambda: pair.kms_b.encrypt(KeyId=key_id, Plaintext=b"x"), "AccessDeniedException"

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import ACCOUNT_ID, make_client
+from tests.conftest import make_client
+from tests.e2e.policies import ALLOW_ROOT, deny, policy
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -68,52 +69,15 @@ def test_https_round_trip_and_secure_transport_condition(
     body = json.loads(events[0]["CloudTrailEvent"])
     assert body["eventName"] == "Encrypt" and "errorCode" not in body
     # aws:SecureTransport is true over HTTPS: a key that denies plain HTTP works here
-    policy = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "kms:*",
-                    "Resource": "*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ],
-        }
-    )
-    tls_only = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+    tls_only = kms.create_key(Policy=policy(ALLOW_ROOT, PLAIN_HTTP_DENIED))["KeyMetadata"]["KeyId"]
     assert kms.encrypt(KeyId=tls_only, Plaintext=b"x")["KeyId"].endswith(tls_only)
 
 
+PLAIN_HTTP_DENIED = deny("kms:Encrypt", "*", Bool={"aws:SecureTransport": "false"})
+
+
 def test_secure_transport_is_false_over_plain_http(kms: Any) -> None:
-    policy = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "kms:Encrypt",
-                    "Resource": "*",
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ],
-        }
-    )
-    key_id = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, PLAIN_HTTP_DENIED))["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert exc.value.response["Error"]["Code"] == "AccessDeniedException"

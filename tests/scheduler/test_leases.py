@@ -7,7 +7,6 @@ expiry is tested to the exact second rather than by sleeping.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -18,26 +17,10 @@ from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.sql import delete
 from garrison.storage.writer import Tx
-from tests.conftest import create_pg_database, drop_pg_database, pg_available
 
 T0 = 1_700_000_000.0
 TTL = 60.0
 JOB = "test-job"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    if request.param == "postgresql":
-        assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
-        url = create_pg_database()
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('leases') / 'garrison.db'}"
-    db = Database(url)
-    db.migrate()
-    db.close()
-    yield url
-    if request.param == "postgresql":
-        drop_pg_database(url)
 
 
 @pytest.fixture

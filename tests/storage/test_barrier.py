@@ -35,24 +35,8 @@ from garrison.storage.seal import (
 )
 from garrison.storage.sql import delete, select, update
 from garrison.storage.writer import Tx
-from tests.conftest import create_pg_database, drop_pg_database, pg_available
 
 SEAL_TABLES = (schema.keyring, schema.meta)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    if request.param == "postgresql":
-        assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
-        url = create_pg_database()
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('barrier') / 'garrison.db'}"
-    db = Database(url)
-    db.migrate()
-    db.close()
-    yield url
-    if request.param == "postgresql":
-        drop_pg_database(url)
 
 
 @pytest.fixture
