@@ -371,3 +371,16 @@ def shares_of_another_key() -> list[str]:
 
 def _x(share: str) -> int:
     return base64.b64decode(share)[-1]
+
+
+def test_a_stopped_writer_refuses_units(tmp_path: Path) -> None:
+    from garrison.storage.database import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    db.migrate()
+    db.writer.start()
+    assert db.writer.run_sync(lambda tx: 1) == 1
+    db.writer.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        db.writer.run_sync(lambda tx: 2)
+    db.close()

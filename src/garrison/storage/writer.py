@@ -328,12 +328,14 @@ class Writer:
         self._committing: _Commit | None = None
         self._commit_failed: BaseException | None = None
         self._stopping = False
+        self._closed = False
         self.batches = 0
         self.units = 0
 
     def start(self) -> None:
         if self._thread is None:
             self._stopping = False
+            self._closed = False
             self._committer = threading.Thread(
                 target=self._commit_loop, name="garrison-committer", daemon=True
             )
@@ -342,7 +344,12 @@ class Writer:
             self._thread.start()
 
     def stop(self) -> None:
-        """Run what was submitted, wait for the last commit, stop both threads."""
+        """Run what was submitted, wait for the last commit, stop both threads.
+
+        A writer that ran refuses units afterwards (a background job still
+        running at shutdown must not write through a closing connection).
+        """
+        self._closed = self._thread is not None
         with self._work:
             self._stopping = True
             self._work.notify()
@@ -362,6 +369,8 @@ class Writer:
             self._conn = None
 
     def submit(self, unit: Callable[[Tx], T]) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("the writer is stopped")
         fut: Future[T] = Future()
         self._enqueue((unit, fut))
         return fut
@@ -388,6 +397,8 @@ class Writer:
 
     def run_sync(self, unit: Callable[[Tx], T], timeout: float | None = 60.0) -> T:
         """For callers outside the event loop (scheduler, CLI)."""
+        if self._closed:
+            raise RuntimeError("the writer is stopped")
         if self._thread is None:
             return self._run_inline(unit)
         return self.submit(unit).result(timeout)
