@@ -73,6 +73,7 @@ class Garrison:
         self._signer: DigestSigner | None = None
         self.trail = AuditTrail(self.node_id, lambda: self._signer, self.clock.time)
         self.db.writer.participants.append(self.trail)
+        self.db.writer.on_version = self._own_version
         self.credentials = CredentialStore(self.db.barrier, self.db.read)
         self.kms = KmsProvider(
             self.clock, max_keys=settings.kms_max_keys, max_aliases=settings.kms_max_aliases
@@ -186,6 +187,12 @@ class Garrison:
         self.db.close()
 
     # -- background --------------------------------------------------------
+    def _own_version(self, version: int) -> None:
+        """This node's batch wrote `version`: when it follows the one known, no
+        other node changed anything in between, so no cache needs dropping."""
+        if version == self._known_version + 1:
+            self._known_version = version
+
     async def _poll_versions(self) -> None:
         """Drop caches within a poll interval of a change made by another node."""
         while True:
@@ -198,6 +205,8 @@ class Garrison:
                 log.exception("state version poll failed")
                 continue
             if version != self._known_version:
+                # moved by another node (this node's own writes are followed by
+                # `_own_version`, their caches already updated after commit)
                 self._known_version = version
                 try:
                     await asyncio.to_thread(self.reload_keyring)

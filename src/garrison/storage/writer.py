@@ -68,6 +68,7 @@ _BUMP_STATE_VERSION = (
     update(schema.state_version)
     .where(schema.state_version.c.id == 1)
     .values(version=schema.state_version.c.version + 1)
+    .returning(schema.state_version.c.version)
 )
 
 
@@ -329,6 +330,8 @@ class Writer:
         self._commit_failed: BaseException | None = None
         self._stopping = False
         self._closed = False
+        # told the state version each committed batch that changed state wrote
+        self.on_version: Callable[[int], None] | None = None
         self.batches = 0
         self.units = 0
 
@@ -581,8 +584,9 @@ class Writer:
             for seal in job.seals:
                 seal(tx)
             self._flush(tx, done.rows, done.coalesced)
+            version = None
             if done.changed:
-                tx.execute(_BUMP_STATE_VERSION)
+                version = tx.execute(_BUMP_STATE_VERSION).scalar_one()
             batch.trans.commit()
         except BaseException as exc:
             log.exception("batch of %d units failed to commit", len(done.outcomes))
@@ -595,6 +599,8 @@ class Writer:
         else:
             for participant in self.participants:
                 participant.after_commit()
+            if version is not None and self.on_version is not None:
+                self.on_version(int(version))
         with self._work:
             self._commit_failed = failed  # the writer thread recovers (`_recover`)
             self._committing = None
