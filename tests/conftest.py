@@ -224,13 +224,17 @@ def tmp_root() -> Iterator[Path]:
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[ServerProcess]:
     """A shared dev server on each backend."""
-    backend = request.param
+    yield from backend_server(tmp_root / f"shared-{request.param}", request.param)
+
+
+def backend_server(data_dir: Path, backend: str) -> Iterator[ServerProcess]:
+    """A started dev server on `backend` (a fresh PostgreSQL database), stopped after."""
     url = ""
     if backend == "postgresql":
         if not pg_available():
             pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the storage tests")
         url = create_pg_database()
-    srv = ServerProcess(tmp_root / f"shared-{backend}", database_url=url).start()
+    srv = ServerProcess(data_dir, database_url=url).start()
     yield srv
     srv.stop()
     if url:

@@ -267,26 +267,26 @@ class Garrison:
         return int(bool(self.db.write(unit)))
 
     def _kms_deletions(self, run: JobRun) -> int:
-        def due() -> list[str]:
-            return self.db.read(lambda tx: self.kms.keys_due_for_deletion(tx, run.now))
-
-        def delete_one(key_id: str) -> bool:
-            return self._service_unit(
-                run, lambda tx: self.kms.delete_key_if_due(tx, key_id, run.now)
-            )
-
-        return run.each(due, delete_one)
+        return self._each_key(run, self.kms.keys_due_for_deletion, self.kms.delete_key_if_due)
 
     def _kms_rotations(self, run: JobRun) -> int:
-        def due() -> list[str]:
-            return self.db.read(lambda tx: self.kms.keys_due_for_rotation(tx, run.now))
+        return self._each_key(run, self.kms.keys_due_for_rotation, self.kms.rotate_key_if_due)
 
-        def rotate_one(key_id: str) -> bool:
-            return self._service_unit(
-                run, lambda tx: self.kms.rotate_key_if_due(tx, key_id, run.now)
-            )
+    def _each_key(
+        self,
+        run: JobRun,
+        due: Callable[[Tx, float], list[str]],
+        act: Callable[[Tx, str, float], DoneOnKey | None],
+    ) -> int:
+        """Do `act` on every key `due` lists, each in its own audited unit."""
 
-        return run.each(due, rotate_one)
+        def batch() -> list[str]:
+            return self.db.read(lambda tx: due(tx, run.now))
+
+        def one(key_id: str) -> bool:
+            return self._service_unit(run, lambda tx: act(tx, key_id, run.now))
+
+        return run.each(batch, one)
 
     def _service_unit(self, run: JobRun, work: Callable[[Tx], DoneOnKey | None]) -> bool:
         """Run one item of scheduled work and audit it in the same transaction.

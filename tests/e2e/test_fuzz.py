@@ -27,8 +27,7 @@ from tests.conftest import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
     ServerProcess,
-    create_pg_database,
-    drop_pg_database,
+    backend_server,
 )
 from tests.protocol.fuzz_strategies import (
     JSON_11,
@@ -57,12 +56,7 @@ FUZZ = settings(
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzz_server(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[ServerProcess]:
     """A server of its own: fuzzed calls create, disable and delete keys at random."""
-    url = create_pg_database() if request.param == "postgresql" else ""
-    srv = ServerProcess(tmp_root / f"fuzz-{request.param}", database_url=url).start()
-    yield srv
-    srv.stop()
-    if url:
-        drop_pg_database(url)
+    yield from backend_server(tmp_root / f"fuzz-{request.param}", request.param)
 
 
 @pytest.fixture(scope="module")
