@@ -14,7 +14,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from garrison.audit.digests import create_digest, latest_digest_time
 from garrison.audit.event import CallRecord, build_event
@@ -324,10 +323,6 @@ class Garrison:
             return True
 
         return bool(self.db.write(unit))
-
-
-def data_dir_key_exists(data_dir: Path) -> bool:
-    return key_file_path(data_dir).exists()
 
 
 __all__ = ["Garrison", "SealError"]

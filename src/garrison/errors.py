@@ -53,6 +53,12 @@ class UnknownOperationException(AwsError):
     code = "UnknownOperationException"
 
 
+class UnsupportedOperationException(AwsError):
+    """An operation (or request member) of the model this release does not do yet."""
+
+    code = "UnsupportedOperationException"
+
+
 class InvalidActionException(AwsError):
     """The target names no service Garrison serves."""
 

@@ -32,6 +32,7 @@ from garrison.errors import (
     InvalidSignatureException,
     UnknownOperationException,
     UnrecognizedClientException,
+    UnsupportedOperationException,
 )
 from garrison.iam.credentials import CredentialStore
 from garrison.protocol import json_protocol
@@ -263,7 +264,6 @@ class Pipeline:
                 resources=tuple(call.resources),
                 error_code=outcome.code if isinstance(outcome, AwsError) else None,
                 error_message=outcome.message if isinstance(outcome, AwsError) else None,
-                secure_transport=ctx.secure_transport,
             )
             trail.append(
                 tx, build_event(record), epoch=ctx.now.timestamp(), resources=call.resources
@@ -345,7 +345,6 @@ class Pipeline:
             response_elements=None,
             error_code=err.code,
             error_message=err.message,
-            secure_transport=req.secure,
         )
         event = build_event(record)
         trail = self.trail
@@ -366,7 +365,6 @@ def _header_map(headers: Sequence[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 
 
 def _unsupported(op_name: str) -> AwsError:
-    from garrison.errors import error_class
-
-    cls = error_class("UnsupportedOperationException")
-    return cls(f"{op_name} is not supported by this Garrison release yet.")
+    return UnsupportedOperationException(
+        f"{op_name} is not supported by this Garrison release yet."
+    )

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from garrison.services.kms.provider import HANDLED
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
-from tests.e2e.policies import ALLOW_ROOT, ROOT, policy
+from tests.e2e.policies import ALLOW_ROOT, ROOT, deny, policy
 
 CLI_EXIT_SERVICE_ERROR = 255  # AWS CLI v1's exit status for an error the service answered
 
@@ -288,14 +288,7 @@ def test_cli_key_policy_is_enforced(aws: AwsCli, kms: Any) -> None:
     statement = json.loads(default)["Statement"][0]
     assert statement["Principal"] == {"AWS": ROOT} and statement["Action"] == "kms:*"
 
-    deny_encrypt = {
-        "Sid": "NoEncrypt",
-        "Effect": "Deny",
-        "Principal": {"AWS": ROOT},
-        "Action": "kms:Encrypt",
-        "Resource": "*",
-    }
-    policy_file = aws.file("deny.json", policy(ALLOW_ROOT, deny_encrypt))
+    policy_file = aws.file("deny.json", policy(ALLOW_ROOT, deny("kms:Encrypt")))
     aws.ok(
         "kms", "put-key-policy", "--key-id", key_id, "--policy-name", "default",
         "--policy", f"file://{policy_file}",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.policies import ALLOW_ROOT, ROOT, policy
+from tests.e2e.policies import ALLOW_ROOT, ROOT, deny, policy
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -26,14 +26,7 @@ def test_default_policy_is_aws_default(kms: Any) -> None:
 
 
 def test_explicit_deny_binds_the_root(kms: Any) -> None:
-    deny = {
-        "Sid": "NoEncrypt",
-        "Effect": "Deny",
-        "Principal": {"AWS": ROOT},
-        "Action": "kms:Encrypt",
-        "Resource": "*",
-    }
-    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, deny))["KeyMetadata"]["KeyId"]
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, deny("kms:Encrypt")))["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert code(exc) == "AccessDeniedException"
@@ -78,22 +71,19 @@ def test_lockout_safety_check(kms: Any) -> None:
 def test_put_key_policy_takes_effect(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.encrypt(KeyId=key_id, Plaintext=b"x")
-    deny = {"Effect": "Deny", "Principal": {"AWS": ROOT}, "Action": "kms:Encrypt", "Resource": "*"}
-    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy(ALLOW_ROOT, deny))
+    denied = policy(ALLOW_ROOT, deny("kms:Encrypt"))
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=denied)
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")
     assert code(exc) == "AccessDeniedException"
 
 
 def test_condition_on_encryption_context(kms: Any) -> None:
-    deny = {
-        "Effect": "Deny",
-        "Principal": {"AWS": ROOT},
-        "Action": ["kms:Encrypt", "kms:Decrypt"],
-        "Resource": "*",
-        "Condition": {"StringNotEquals": {"kms:EncryptionContext:tenant": "alpha"}},
-    }
-    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, deny))["KeyMetadata"]["KeyId"]
+    only_alpha = deny(
+        ["kms:Encrypt", "kms:Decrypt"],
+        StringNotEquals={"kms:EncryptionContext:tenant": "alpha"},
+    )
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, only_alpha))["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"tenant": "alpha"})[
         "CiphertextBlob"
     ]

@@ -35,7 +35,6 @@ class CallRecord:
     resources: tuple[tuple[str, str], ...] = ()
     error_code: str | None = None
     error_message: str | None = None
-    secure_transport: bool = False
 
 
 def user_identity(principal: Principal | None, access_key_id: str) -> dict[str, Any]:

@@ -26,7 +26,12 @@ Every module of the package raises these; none renders a wire body.
 
 from __future__ import annotations
 
-from garrison.errors import AccessDeniedException, AwsError, ValidationException
+from garrison.errors import (
+    AccessDeniedException,
+    AwsError,
+    UnsupportedOperationException,
+    ValidationException,
+)
 
 __all__ = [
     "AccessDeniedException",
@@ -137,10 +142,6 @@ class TagException(AwsError):
 
 class LimitExceededException(AwsError):
     code = "LimitExceededException"
-
-
-class UnsupportedOperationException(AwsError):
-    code = "UnsupportedOperationException"
 
 
 class CustomKeyStoreNotFoundException(AwsError):
