@@ -67,6 +67,227 @@ access_keys = Table(
     Column("secret", LargeBinary, nullable=False),  # (barrier)
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("last_used_service", String(64), nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+)
+
+# -- IAM (one account's identities; names are unique per account case-insensitively,
+#    so each named table keeps `name_lower` under a unique index) -------------------
+iam_users = Table(
+    "iam_users",
+    metadata,
+    Column("user_id", String(32), primary_key=True),  # AIDA...
+    Column("account_id", String(12), nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("name_lower", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("permissions_boundary", String(2048), nullable=True),  # a managed policy ARN
+    Column("created_at", Float, nullable=False),
+    Index("ux_iam_users_name", "account_id", "name_lower", unique=True),
+)
+
+iam_groups = Table(
+    "iam_groups",
+    metadata,
+    Column("group_id", String(32), primary_key=True),  # AGPA...
+    Column("account_id", String(12), nullable=False),
+    Column("group_name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ux_iam_groups_name", "account_id", "name_lower", unique=True),
+)
+
+iam_group_members = Table(
+    "iam_group_members",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("added_at", Float, nullable=False),
+    Index("ix_iam_group_members_user", "user_id"),
+)
+
+iam_roles = Table(
+    "iam_roles",
+    metadata,
+    Column("role_id", String(32), primary_key=True),  # AROA...
+    Column("account_id", String(12), nullable=False),
+    Column("role_name", String(64), nullable=False),
+    Column("name_lower", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("trust_policy", Text, nullable=False),  # AssumeRolePolicyDocument
+    Column("description", Text, nullable=False),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("permissions_boundary", String(2048), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+    Index("ux_iam_roles_name", "account_id", "name_lower", unique=True),
+)
+
+# Customer managed policies (account_id set) and the AWS managed ones Garrison
+# ships (account_id "aws"); ARNs are unique.
+iam_policies = Table(
+    "iam_policies",
+    metadata,
+    Column("policy_id", String(32), primary_key=True),  # ANPA...
+    Column("account_id", String(12), nullable=False),
+    Column("policy_name", String(128), nullable=False),
+    Column("name_lower", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("default_version_id", String(16), nullable=False),
+    Column("next_version", Integer, nullable=False),  # v<n> for the next CreatePolicyVersion
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ux_iam_policies_name", "account_id", "name_lower", unique=True),
+)
+
+iam_policy_versions = Table(
+    "iam_policy_versions",
+    metadata,
+    Column("policy_id", String(32), primary_key=True),
+    Column("version_id", String(16), primary_key=True),  # v1, v2, ...
+    Column("document", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Managed policy attached to a user, group or role (principal_kind: user|group|role).
+iam_attachments = Table(
+    "iam_attachments",
+    metadata,
+    Column("principal_kind", String(8), primary_key=True),
+    Column("principal_id", String(32), primary_key=True),
+    Column("policy_arn", String(2048), primary_key=True),
+    Column("attached_at", Float, nullable=False),
+    Index("ix_iam_attachments_policy", "policy_arn"),
+)
+
+iam_inline_policies = Table(
+    "iam_inline_policies",
+    metadata,
+    Column("principal_kind", String(8), primary_key=True),
+    Column("principal_id", String(32), primary_key=True),
+    Column("policy_name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+# Tags of users, roles and managed policies (by their id).
+iam_tags = Table(
+    "iam_tags",
+    metadata,
+    Column("resource_id", String(32), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+
+# -- STS: temporary credentials issued by AssumeRole --------------------------------
+sts_sessions = Table(
+    "sts_sessions",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),  # ASIA...
+    Column("account_id", String(12), nullable=False),
+    Column("secret", LargeBinary, nullable=False),  # (barrier)
+    Column("token_hash", LargeBinary, nullable=False),  # SHA-256 of the session token
+    Column("role_id", String(32), nullable=False, index=True),
+    Column("role_arn", String(2048), nullable=False),
+    Column("session_name", String(64), nullable=False),
+    Column("assumed_role_arn", String(2048), nullable=False),
+    Column("source_identity", String(64), nullable=True),
+    Column("session_policy", Text, nullable=True),  # inline Policy of AssumeRole
+    Column("policy_arns", Text, nullable=False),  # JSON list of PolicyArns
+    Column("tags", Text, nullable=False),  # JSON object: session tags (incl. transitive)
+    Column("transitive_tag_keys", Text, nullable=False),  # JSON list
+    Column("chained", Boolean, nullable=False),  # assumed with role-session credentials
+    Column("issued_by", String(2048), nullable=False),  # ARN of the caller of AssumeRole
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+# -- Organizations -------------------------------------------------------------------
+org_organizations = Table(
+    "org_organizations",
+    metadata,
+    Column("org_id", String(34), primary_key=True),  # o-xxxxxxxxxx
+    Column("management_account_id", String(12), nullable=False, unique=True),
+    Column("feature_set", String(16), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Roots and organizational units: the tree accounts hang in. kind: root|ou.
+org_units = Table(
+    "org_units",
+    metadata,
+    Column("unit_id", String(68), primary_key=True),  # r-xxxx / ou-xxxx-xxxxxxxx
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),
+    Column("parent_id", String(68), nullable=True, index=True),
+    Column("name", String(128), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("policy_types", Text, nullable=False),  # JSON list of enabled types (roots)
+)
+
+org_accounts = Table(
+    "org_accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("parent_id", String(68), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("email", String(256), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("joined_method", String(16), nullable=False),
+    Column("joined_at", Float, nullable=False),
+)
+
+org_create_account_status = Table(
+    "org_create_account_status",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # car-...
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("account_name", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("account_id", String(12), nullable=True),
+    Column("failure_reason", String(64), nullable=True),
+    Column("requested_at", Float, nullable=False),
+    Column("completed_at", Float, nullable=True),
+)
+
+org_policies = Table(
+    "org_policies",
+    metadata,
+    Column("policy_id", String(136), primary_key=True),  # p-xxxxxxxx
+    Column("org_id", String(34), nullable=False, index=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("aws_managed", Boolean, nullable=False),
+)
+
+org_policy_targets = Table(
+    "org_policy_targets",
+    metadata,
+    Column("policy_id", String(136), primary_key=True),
+    Column("target_id", String(68), primary_key=True),  # root, OU or account id
+    Index("ix_org_policy_targets_target", "target_id"),
+)
+
+# Tags of organization resources (accounts, OUs, roots, policies) by their id.
+org_tags = Table(
+    "org_tags",
+    metadata,
+    Column("resource_id", String(136), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
 )
 
 kms_keys = Table(
@@ -191,6 +412,23 @@ leases = Table(
 
 # Tables that `POST /_garrison/reset` empties (dev mode): all service state and the trail.
 RESETTABLE = (
+    org_tags,
+    org_policy_targets,
+    org_policies,
+    org_create_account_status,
+    org_accounts,
+    org_units,
+    org_organizations,
+    sts_sessions,
+    iam_tags,
+    iam_inline_policies,
+    iam_attachments,
+    iam_policy_versions,
+    iam_policies,
+    iam_roles,
+    iam_group_members,
+    iam_groups,
+    iam_users,
     kms_tags,
     kms_aliases,
     kms_key_versions,
