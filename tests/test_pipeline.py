@@ -10,7 +10,6 @@ rolled back, its audit event written, and nothing of its message leaked.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,19 +22,14 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from garrison.api import Call, Handler, Request, Response
-from garrison.audit.trail import AuditTrail
-from garrison.bootstrap import create_first_account, load_signer
-from garrison.clock import SystemClock
 from garrison.errors import error_class
-from garrison.iam.credentials import CredentialStore
-from garrison.pipeline import HttpRequest, HttpResponse, Pipeline
-from garrison.protocol.sigv4 import SigV4Verifier
-from garrison.protocol.specs import SpecRegistry
+from garrison.pipeline import HttpRequest, Pipeline
 from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.sql import select
+from tests.inprocess import ACCOUNT as ACCOUNT_ID
+from tests.inprocess import audit_events, handle, in_process_pipeline
 
-ACCOUNT_ID = "111122223333"
 ACCESS_KEY_ID = "AKIAPIPELINETEST0001"
 SECRET = "pipelineTestSecretAccessKey000000000000"
 LEAKY = "plaintext-that-must-not-leak"
@@ -67,37 +61,10 @@ class FakeKms:
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[tuple[Pipeline, Database]]:
-    db = Database("sqlite:///" + str(tmp_path / "pipeline.db"))
-    db.migrate()
-    db.barrier.load({1: bytes(32)})
-    clock = SystemClock()
-    create_first_account(
-        db,
-        clock.time(),
-        account_id=ACCOUNT_ID,
-        access_key_id=ACCESS_KEY_ID,
-        secret_access_key=SECRET,
-    )
-    signer = load_signer(db)
-    trail = AuditTrail("node-1", lambda: signer, clock.time)
-    db.writer.participants.append(trail)
-    db.read(trail.load)
-    credentials = CredentialStore(db.barrier, db.read)
-    db.writer.start()
-    yield (
-        Pipeline(
-            registry=SpecRegistry(["kms"]),
-            providers={"kms": FakeKms()},
-            verifier=SigV4Verifier(credentials.secret_for, clock),
-            credentials=credentials,
-            writer=db.writer,
-            trail=trail,
-            clock=clock,
-        ),
-        db,
-    )
-    db.writer.stop()
-    db.close()
+    with in_process_pipeline(
+        tmp_path, ["kms"], {"kms": FakeKms()}, access_key_id=ACCESS_KEY_ID, secret=SECRET
+    ) as built:
+        yield built
 
 
 def signed(operation: str, body: dict[str, Any]) -> HttpRequest:
@@ -117,22 +84,9 @@ def signed(operation: str, body: dict[str, Any]) -> HttpRequest:
     return HttpRequest("POST", b"/", b"", headers, data, "127.0.0.1", secure=False)
 
 
-def audit_events(db: Database) -> list[dict[str, Any]]:
-    rows = db.read(
-        lambda tx: tx.execute(
-            select(schema.audit_events.c.body).order_by(schema.audit_events.c.seq)
-        ).all()
-    )
-    return [json.loads(row[0]) for row in rows]
-
-
 def accounts(db: Database) -> list[str]:
     rows = db.read(lambda tx: tx.execute(select(schema.accounts.c.account_id)).all())
     return sorted(row[0] for row in rows)
-
-
-def handle(pipeline: Pipeline, request: HttpRequest) -> HttpResponse:
-    return asyncio.run(pipeline.handle(request))
 
 
 def test_unexpected_provider_exception_is_a_500_internal_failure(

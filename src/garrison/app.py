@@ -31,14 +31,18 @@ from garrison.bootstrap import (
 from garrison.clock import Clock, OffsetClock, SystemClock
 from garrison.config import Settings
 from garrison.crypto.signing import DigestSigner
-from garrison.iam.credentials import CredentialStore, service_principal
+from garrison.iam.authorizer import Authorizer
+from garrison.iam.credentials import CredentialStore, forget_keys, service_principal
 from garrison.pipeline import Pipeline
 from garrison.protocol.sigv4 import SigV4Verifier
 from garrison.protocol.specs import SpecRegistry
 from garrison.scheduler.runner import Job, JobRun, Scheduler
 from garrison.services.cloudtrail.provider import CloudTrailProvider
+from garrison.services.iam.provider import IamProvider
 from garrison.services.kms.jobs import DoneOnKey
 from garrison.services.kms.provider import KmsProvider
+from garrison.services.organizations.provider import OrganizationsProvider
+from garrison.services.sts.provider import StsProvider
 from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.seal import (
@@ -51,12 +55,12 @@ from garrison.storage.seal import (
     shamir_threshold,
     unseal_with_key,
 )
-from garrison.storage.sql import delete
+from garrison.storage.sql import delete, select
 from garrison.storage.writer import Tx
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("kms", "cloudtrail")
+SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam")
 
 
 class Garrison:
@@ -74,22 +78,38 @@ class Garrison:
         self.db.writer.participants.append(self.trail)
         self.db.writer.on_version = self._own_version
         self.credentials = CredentialStore(self.db.barrier, self.db.read)
+        # One policy engine for every service; providers get it at construction.
+        self.authorizer = Authorizer()
         self.kms = KmsProvider(
-            self.clock, max_keys=settings.kms_max_keys, max_aliases=settings.kms_max_aliases
+            self.clock,
+            authorizer=self.authorizer,
+            max_keys=settings.kms_max_keys,
+            max_aliases=settings.kms_max_aliases,
         )
         self.cloudtrail = CloudTrailProvider(self.clock)
+        self.sts = StsProvider(self.clock, self.authorizer)
+        self.organizations = OrganizationsProvider(self.clock, self.authorizer)
+        credentials = self.credentials
+        self.iam = IamProvider(self.authorizer, lambda ids: forget_keys(credentials, ids))
         self.registry = SpecRegistry(list(SERVICES))
         # Signatures are checked against wall time, not the injectable domain
         # clock: moving time in dev mode must not invalidate every client.
         self.verifier = SigV4Verifier(self.credentials.secret_for, SystemClock())
         self.pipeline = Pipeline(
             registry=self.registry,
-            providers={"kms": self.kms, "cloudtrail": self.cloudtrail},
+            providers={
+                "kms": self.kms,
+                "cloudtrail": self.cloudtrail,
+                "sts": self.sts,
+                "organizations": self.organizations,
+                "iam": self.iam,
+            },
             verifier=self.verifier,
             credentials=self.credentials,
             writer=self.db.writer,
             trail=self.trail,
             clock=self.clock,
+            key_used=self.iam.record_access_key_use,
         )
         self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
         self.unsealer: ShamirUnsealer | None = None
@@ -137,6 +157,7 @@ class Garrison:
             )
         self._signer = load_signer(self.db)
         self.db.read(self.trail.load)
+        self.db.write(self.iam.seed)  # AWS managed policies, if missing
         self._known_version = self.db.state_version()
 
     def unseal(self, share: str) -> bool:
@@ -225,7 +246,9 @@ class Garrison:
 
     def clear_caches(self) -> None:
         self.credentials.invalidate()
+        self.authorizer.invalidate()
         self.kms.clear_caches()
+        self.iam.clear_caches()
 
     # -- dev mode ------------------------------------------------------------
     def reset(self) -> None:
@@ -234,6 +257,14 @@ class Garrison:
         def unit(tx: Tx) -> None:
             for table in schema.RESETTABLE:
                 tx.execute(delete(table))
+            # IAM users' keys and the accounts Organizations made go too: only
+            # the root credentials, and the account they belong to, survive.
+            keys = schema.access_keys
+            tx.execute(delete(keys).where(keys.c.principal_type != "Root"))
+            accounts = schema.accounts
+            rooted = select(keys.c.account_id).where(keys.c.principal_type == "Root")
+            tx.execute(delete(accounts).where(accounts.c.account_id.not_in(rooted)))
+            self.iam.seed(tx)  # the AWS managed policies are not state to reset
             tx.mark_changed()
             # inside the unit: the next unit the writer runs starts the new chain
             self.trail.reset()
@@ -247,7 +278,27 @@ class Garrison:
             Job("kms-key-deletion", self._kms_deletions),
             Job("kms-key-rotation", self._kms_rotations),
             Job("audit-digest", self._audit_digest),
+            # every node flushes the key uses it recorded itself
+            Job("iam-access-key-last-used", self._iam_key_last_used, per_node=True),
+            Job("sts-session-purge", self._sts_session_purge),
         ]
+
+    def _sts_session_purge(self, run: JobRun) -> int:
+        """Delete role sessions expired more than a day ago, a batch per unit."""
+        sts = self.sts
+
+        def unit(tx: Tx) -> int:
+            return sts.purge_expired_sessions(tx, run.now) if run.hold(tx) else 0
+
+        purged = 0
+        while (done := self.db.write(unit)) > 0:
+            purged += done
+        return purged
+
+    def _iam_key_last_used(self, run: JobRun) -> int:
+        """Write the access-key uses this node recorded since the last run."""
+        iam = self.iam
+        return int(self.db.write(lambda tx: iam.flush_key_usage(tx) if run.hold(tx) else 0))
 
     def _audit_digest(self, run: JobRun) -> int:
         """Sign every chain's head once per `audit_digest_interval_seconds`."""

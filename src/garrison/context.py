@@ -10,6 +10,30 @@ PrincipalType = Literal["Root", "IAMUser", "AssumedRole", "AWSService", "Anonymo
 
 
 @dataclass(frozen=True, slots=True)
+class RoleSession:
+    """What a role session (AssumeRole's temporary credentials) carries beyond its ARN.
+
+    The authorizer intersects the session policies (`session_policy`,
+    `policy_arns`) with the role's own; `tags` are the session's principal tags
+    (the incoming transitive ones included); the audit trail shows the issuer
+    in CloudTrail's ``sessionContext``.
+    """
+
+    role_arn: str
+    role_id: str
+    role_name: str
+    session_name: str
+    created_at: float
+    expires_at: float
+    source_identity: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    session_policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    chained: bool = False  # assumed with another role session's credentials
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """The authenticated caller, as CloudTrail's userIdentity describes it."""
 
@@ -19,6 +43,8 @@ class Principal:
     user_id: str
     access_key_id: str = ""
     user_name: str = ""
+    # set for type "AssumedRole": the session behind the credentials
+    session: RoleSession | None = None
 
     @property
     def is_root(self) -> bool:

@@ -8,6 +8,8 @@ them for the wire in exactly one place. An error never renders itself.
      ├── SerializationException    400, a body that is not what the model says
      ├── AccessDeniedException     400 (json services), 403 elsewhere
      ├── UnknownOperationException 400
+     ├── MissingActionException    400, a query request without Action
+     ├── MalformedQueryStringException  404, form text that is not percent-encoded UTF-8
      ├── ... service errors (services/<name>/errors.py)
      └── InternalFailure           500, anything unexpected (never swallowed)
 """
@@ -63,6 +65,19 @@ class InvalidActionException(AwsError):
     """The target names no service Garrison serves."""
 
     code = "InvalidAction"
+
+
+class MissingActionException(AwsError):
+    """A query-protocol request (IAM, STS) that names no ``Action``."""
+
+    code = "MissingAction"
+
+
+class MalformedQueryStringException(AwsError):
+    """Query-protocol parameters that cannot be decoded (AWS documents 404 for it)."""
+
+    code = "MalformedQueryString"
+    status = 404
 
 
 class MissingAuthenticationTokenException(AwsError):

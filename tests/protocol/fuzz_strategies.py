@@ -7,7 +7,8 @@ put on the wire, as plain data so a falsifying example reads as a request.
 SigV4 signers when the plan says so, at send time) and answers with what came
 back; `FuzzClient.check` is the property every answer must hold:
 
-    status < 500, an error body is JSON with `__type` and `message`,
+    status < 500, an error body is JSON with `__type` and `message` (from a
+    query service, STS or IAM: an XML <ErrorResponse> with Code and Message),
     and GET /_garrison/health still answers {"status": "ok"}.
 
 The strategies, by what they aim at:
@@ -207,6 +208,9 @@ class FuzzClient:
     def check(self, plan: Plan, answer: Answer) -> None:
         """No 5xx; an AWS error body; and the server still healthy."""
         where = f"{plan.label}: {answer.status} {answer.body[:500]!r}"
+        if answer.content_type.startswith("text/xml"):
+            self._check_query_answer(answer, where)  # a query service (STS, IAM) answered
+            return
         try:
             data = answer.json()
         except ValueError:
@@ -218,6 +222,20 @@ class FuzzClient:
         if answer.status != 200 and not plan.path.startswith("/_garrison/"):
             assert isinstance(code, str) and code, where
             assert isinstance(data.get("message"), str), where
+        self.check_health()
+
+    def _check_query_answer(self, answer: Answer, where: str) -> None:
+        """The query protocol's variant: XML, an <ErrorResponse> with Code and Message."""
+        import xml.etree.ElementTree as ElementTree
+
+        root = ElementTree.fromstring(answer.body)  # well-formed, or this raises
+        ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        code = root.findtext(f"{ns}Error/{ns}Code") if answer.status != 200 else ""
+        self.statuses[f"{answer.status} {code or ''}".strip()] += 1
+        assert answer.status < 500, where
+        if answer.status != 200:
+            assert root.tag == f"{ns}ErrorResponse" and code, where
+            assert root.findtext(f"{ns}Error/{ns}Message") is not None, where
         self.check_health()
 
     def check_health(self) -> None:

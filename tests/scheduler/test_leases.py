@@ -116,6 +116,23 @@ def test_a_live_lease_elsewhere_skips_the_job(db: Database) -> None:
     assert ran == ["b"]
 
 
+def test_a_per_node_job_runs_on_every_node_and_takes_no_lease(db: Database) -> None:
+    clock = FixedClock(T0)
+    ran: list[str] = []
+
+    def job(run: JobRun) -> int:
+        ran.append(run.holder)
+        # hold() needs no lease row for a per-node job
+        return int(db.write(lambda tx: run.hold(tx)))
+
+    a = _scheduler(db, clock, "a", Job(JOB, job, per_node=True))
+    b = _scheduler(db, clock, "b", Job(JOB, job, per_node=True))
+    assert a.run_due() == {JOB: 1}
+    assert b.run_due() == {JOB: 1}
+    assert ran == ["a", "b"]
+    assert leases.current(db, JOB) is None
+
+
 def _item_unit(run: JobRun, done: list[str], item: str) -> Callable[[Tx], bool]:
     def unit(tx: Tx) -> bool:
         if not run.hold(tx):

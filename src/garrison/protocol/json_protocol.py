@@ -222,7 +222,13 @@ def serialize_error(
     header (rest-json) and the text from ``message``; both are sent.
     """
     code = err.code
-    body = orjson.dumps({"__type": code, "message": err.message})
+    payload: dict[str, Any] = {"__type": code, "message": err.message}
+    # Modeled members of the error shape beyond the message (Organizations'
+    # Reason), set by the service as `err.fields`.
+    extra = getattr(err, "fields", None)
+    if extra:
+        payload.update(extra)
+    body = orjson.dumps(payload)
     headers = [
         (b"content-type", content_type(json_version).encode("ascii")),
         (b"x-amzn-errortype", code.encode("ascii", "replace")),

@@ -3,8 +3,10 @@
 Garrison serves the APIs exactly as the pinned botocore describes them. This
 module loads a service's ``service-2`` model once and wraps it in a small
 `ServiceSpec` carrying what routing needs (protocol, ``X-Amz-Target`` prefix,
-SigV4 signing name) plus a cached operation lookup. `SpecRegistry` answers
-"which service is this request for?" from either routing key.
+SigV4 signing name, API version) plus a cached operation lookup. `SpecRegistry`
+answers "which service is this request for?" from any routing key: the
+``X-Amz-Target`` prefix (json), the credential scope's signing name (query), or,
+for an unsigned query request, its ``Version`` parameter.
 
 Only botocore's own data directory is searched: a model dropped into
 ``~/.aws/models`` must not change what the server accepts.
@@ -33,6 +35,8 @@ class ServiceSpec:
     target_prefix: str | None
     signing_name: str
     json_version: str | None
+    api_version: str = ""
+    xml_namespace: str | None = None  # the query protocol's response namespace
     _operations: dict[str, OperationModel] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +61,14 @@ class ServiceSpec:
             target_prefix=metadata.get("targetPrefix"),
             signing_name=str(model.signing_name),
             json_version=metadata.get("jsonVersion"),
+            api_version=str(metadata.get("apiVersion", "")),
+            xml_namespace=metadata.get("xmlNamespace"),
         )
+
+    @property
+    def is_query(self) -> bool:
+        """True when the service speaks the ``query`` protocol (form in, XML out)."""
+        return self.protocol == "query"
 
     def operation(self, name: str) -> OperationModel | None:
         """The operation called `name` (e.g. ``"Encrypt"``), or None."""
@@ -93,19 +104,26 @@ class SpecRegistry:
     """The services one server answers for, indexed by each routing key.
 
     Two services claiming the same ``X-Amz-Target`` prefix or signing name
-    would make routing ambiguous, so that is refused at construction.
+    would make routing ambiguous, so that is refused at construction. Two query
+    services sharing an API version are merely left out of the version index:
+    their unsigned requests are not routed at all.
     """
 
     def __init__(self, services: Iterable[str | ServiceSpec]) -> None:
         self._by_name: dict[str, ServiceSpec] = {}
         self._by_target: dict[str, ServiceSpec] = {}
         self._by_signing: dict[str, ServiceSpec] = {}
+        self._by_query_version: dict[str, ServiceSpec | None] = {}
         for item in services:
             spec = load_service(item) if isinstance(item, str) else item
             self._by_name[spec.name] = spec
             if spec.target_prefix is not None:
                 _add_unique(self._by_target, spec.target_prefix, spec, "X-Amz-Target prefix")
             _add_unique(self._by_signing, spec.signing_name, spec, "signing name")
+            if spec.is_query and spec.api_version:
+                version = spec.api_version
+                shared = version in self._by_query_version
+                self._by_query_version[version] = None if shared else spec
 
     def __iter__(self) -> Iterator[ServiceSpec]:
         return iter(self._by_name.values())
@@ -122,6 +140,14 @@ class SpecRegistry:
 
     def by_signing_name(self, name: str) -> ServiceSpec | None:
         return self._by_signing.get(name)
+
+    def by_query_version(self, version: str) -> ServiceSpec | None:
+        """The one query service whose API version is `version` (``"2011-06-15"``: STS).
+
+        Only for requests that carry no credential scope (unsigned ones), so
+        that they are refused in their service's own protocol.
+        """
+        return self._by_query_version.get(version)
 
 
 def _add_unique(index: dict[str, ServiceSpec], key: str, spec: ServiceSpec, what: str) -> None:

@@ -42,6 +42,7 @@ class JobRun:
     clock: Clock
     lease_seconds: float
     lost: bool = False
+    leased: bool = True  # False for a per-node job: there is no lease to hold
 
     def hold(self, tx: Tx) -> bool:
         """Inside an item's unit, before its work: True while the lease is still ours.
@@ -49,6 +50,8 @@ class JobRun:
         Renews the lease from the clock's present time (not `now`), so a run
         longer than the lease keeps it as long as it makes progress.
         """
+        if not self.leased:
+            return True
         if self.lost:
             return False
         if leases.hold(tx, self.name, self.holder, self.clock.time(), self.lease_seconds):
@@ -85,10 +88,15 @@ class JobRun:
 
 @dataclass(frozen=True)
 class Job:
-    """A named job: `run(job_run)` does the items due at `job_run.now`; their count."""
+    """A named job: `run(job_run)` does the items due at `job_run.now`; their count.
+
+    A `per_node` job works on what only this node has (e.g. what it recorded in
+    memory): every node runs it, without a lease.
+    """
 
     name: str
     run: Callable[[JobRun], int]
+    per_node: bool = False
 
 
 class Scheduler:
@@ -123,6 +131,14 @@ class Scheduler:
 
     def _run(self, job: Job) -> int | None:
         now = self.clock.time()
+        if job.per_node:
+            try:
+                return job.run(
+                    JobRun(job.name, self.holder, now, self.clock, self.lease_seconds, leased=False)
+                )
+            except Exception:
+                log.exception("scheduled job %s failed", job.name)
+                return FAILED
         try:
             if not leases.acquire(self.db, job.name, self.holder, now, self.lease_seconds):
                 return None

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from garrison.api import Call
 from garrison.context import Principal, RequestContext
-from garrison.iam.policy import AuthzRequest, Decision
+from garrison.iam.authorizer import Authorizer
+from garrison.iam.identity import NO_GUARDS, AccountGuards, PrincipalPolicies, SourcePolicy
+from garrison.iam.policy import Policy, compile_policy
 from garrison.services.kms.errors import AccessDeniedException, MalformedPolicyDocumentException
 from garrison.services.kms.keypolicy import (
     MAX_POLICY_BYTES,
     KeyFacts,
-    RootIdentityAuthorizer,
-    authorize_identity_action,
-    authorize_key_action,
     aws_managed_key_policy,
     caller_context,
     check_lockout,
@@ -33,7 +33,56 @@ ROOT = Principal(ROOT_ARN, ACCOUNT, "Root", ACCOUNT)
 ALICE = Principal(
     f"arn:aws:iam::{ACCOUNT}:user/alice", ACCOUNT, "IAMUser", "AIDAALICE", user_name="alice"
 )
-IDENTITY = RootIdentityAuthorizer()
+
+
+class Identity:
+    """An in-memory policy store: every non-root principal holds `documents`."""
+
+    def __init__(self, *documents: str) -> None:
+        self.held = PrincipalPolicies(
+            identity=tuple(
+                SourcePolicy(f"p{n}", "user", compile_policy(d, resource_policy=False))
+                for n, d in enumerate(documents)
+            )
+        )
+
+    def principal(self, tx: Any, principal: Principal) -> PrincipalPolicies:
+        return self.held
+
+    def guards(self, tx: Any, account_id: str) -> AccountGuards:
+        return NO_GUARDS
+
+
+class NoTx:
+    def after_commit(self, fn: Any) -> None:
+        pass
+
+
+IDENTITY = Identity()
+
+
+def authorize_key_action(
+    key_policy: Policy,
+    identity: Identity,
+    c: RequestContext,
+    action: str,
+    key_arn: str,
+    context: dict[str, Any],
+) -> None:
+    Authorizer(identity).authorize(
+        Call(c, NoTx()),  # type: ignore[arg-type]
+        action,
+        key_arn,
+        context,
+        resource_policy=key_policy,
+        resource_policy_required=True,
+    )
+
+
+def authorize_identity_action(
+    identity: Identity, c: RequestContext, action: str, resource: str, context: dict[str, Any]
+) -> None:
+    Authorizer(identity).authorize(Call(c, NoTx()), action, resource, context)  # type: ignore[arg-type]
 
 
 def ctx(principal: Principal = ROOT, **extra: str) -> RequestContext:
@@ -128,36 +177,27 @@ def test_a_key_policy_naming_the_user_allows_without_iam() -> None:
 
 
 def test_identity_explicit_deny_wins_over_a_direct_allow() -> None:
-    class DenyAll:
-        def evaluate(self, request: AuthzRequest) -> Decision:
-            return Decision.EXPLICIT_DENY
-
+    deny_all = Identity(
+        json.dumps({"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+    )  # fmt: skip
     c = ctx(ALICE)
     with pytest.raises(AccessDeniedException) as exc:
         authorize_key_action(
-            compile_key_policy(policy(allow(ALICE.arn))), DenyAll(), c, "kms:Encrypt", KEY_ARN, {}
+            compile_key_policy(policy(allow(ALICE.arn))), deny_all, c, "kms:Encrypt", KEY_ARN, {}
         )
     assert "explicit deny in an identity-based policy" in exc.value.message
 
 
-def test_root_identity_authorizer() -> None:
-    assert (
-        IDENTITY.evaluate(AuthzRequest.for_principal(ROOT, "kms:CreateKey", "*")) is Decision.ALLOW
-    )
-    assert (
-        IDENTITY.evaluate(AuthzRequest.for_principal(ALICE, "kms:CreateKey", "*"))
-        is Decision.NO_MATCH
-    )
-    other = "arn:aws:kms:us-east-1:999999999999:key/x"
-    assert (
-        IDENTITY.evaluate(AuthzRequest.for_principal(ROOT, "kms:Encrypt", other))
-        is Decision.NO_MATCH
-    )
+def test_root_identity_is_implicit_on_its_own_account_only() -> None:
     authorize_identity_action(IDENTITY, ctx(), "kms:ListKeys", "*", {})
     with pytest.raises(
         AccessDeniedException, match="no identity-based policy allows the kms:ListKeys"
     ):
         authorize_identity_action(IDENTITY, ctx(ALICE), "kms:ListKeys", "*", {})
+    other = "arn:aws:kms:us-east-1:999999999999:key/x"
+    with pytest.raises(AccessDeniedException, match="no resource-based policy allows"):
+        authorize_identity_action(IDENTITY, ctx(), "kms:Encrypt", other, {})
 
 
 def test_encryption_context_conditions() -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import botocore.session
 import pytest
-from conftest import ACCOUNT, REGION, ROOT, KmsHarness
 
 from garrison.context import Principal
 from garrison.errors import AwsError
 from garrison.services.kms import jobs
 from garrison.services.kms.provider import HANDLED, KmsProvider
+from tests.services.kms.conftest import ACCOUNT, REGION, ROOT, KmsHarness
 
 ROOT_ARN = ROOT.arn
 

@@ -1,10 +1,13 @@
 """Finding the key a request names, and checking the caller may do the action on it.
 
 Every use case goes through `KeyAccess`: `find` (parse the identifier, follow
-an alias, scope to the caller's account and Region, name the key in the audit
-event) then `authorize` (key policy, and IAM when the policy delegates to it).
-Reads on the hot path come from the cache; use cases that change a key ask for
-``fresh=True`` and read the store, so a change is never based on a cached copy.
+an alias, scope to the caller's account and Region -- or, for the operations
+AWS allows cross-account, to the account a key or alias ARN names -- and name
+the key in the audit event) then `authorize` (the `Authorizer` with the key
+policy as the resource policy, which must allow: directly, or by delegating to
+the account's IAM policies). Reads on the hot path come from the cache; use
+cases that change a key ask for ``fresh=True`` and read the store, so a change
+is never based on a cached copy.
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from garrison.api import Call
+from garrison.iam.authorizer import Authorizer
 from garrison.services.kms import store
+from garrison.services.kms.actions import CROSS_ACCOUNT
 from garrison.services.kms.cache import KeyView, KmsCache, load_view
-from garrison.services.kms.domain import Key
+from garrison.services.kms.domain import Key, alias_arn, key_arn
+from garrison.services.kms.errors import NotFoundException
 from garrison.services.kms.identifiers import alias_not_found, key_not_found, parse_key_ref
-from garrison.services.kms.keypolicy import (
-    IdentityAuthorizer,
-    authorize_identity_action,
-    authorize_key_action,
-    caller_context,
-    key_context,
-)
+from garrison.services.kms.keypolicy import key_context, kms_context
 
 KEY_RESOURCE_TYPE = "AWS::KMS::Key"
 
@@ -47,34 +47,52 @@ def audit_key(call: Call, arn: str) -> None:
 
 
 class KeyAccess:
-    def __init__(self, cache: KmsCache, identity: IdentityAuthorizer) -> None:
+    def __init__(self, cache: KmsCache, authorizer: Authorizer) -> None:
         self.cache = cache
-        self.identity = identity
+        self.authorizer = authorizer
 
     def find(self, call: Call, text: str, *, aliases: bool, fresh: bool = False) -> Target:
-        """The key `text` names in the caller's account and Region, or NotFoundException."""
+        """The key `text` names in the caller's account and Region (or, by ARN, in
+        another account where the operation allows it), or NotFoundException."""
         ctx, tx = call.ctx, call.tx
-        ref = parse_key_ref(ctx, text, aliases=aliases)
+        cross = ctx.operation in CROSS_ACCOUNT
+        ref = parse_key_ref(ctx, text, aliases=aliases, cross_account=cross)
+        account = ref.account or ctx.account_id
         key_id = ref.key_id
         if ref.alias is not None:
             if fresh:
-                alias = store.get_alias(tx, ctx.account_id, ctx.region, ref.alias)
+                alias = store.get_alias(tx, account, ctx.region, ref.alias)
                 key_id = alias.target_key_id if alias else None
             else:
-                key_id = self.cache.alias_target(tx, ctx.account_id, ctx.region, ref.alias)
+                key_id = self.cache.alias_target(tx, account, ctx.region, ref.alias)
             if key_id is None:
+                if ref.account is not None:
+                    arn = alias_arn(account, ctx.region, ref.alias)
+                    raise NotFoundException(f"Alias {arn} is not found.")
                 raise alias_not_found(ctx, ref.alias)
         assert key_id is not None
-        target = self.find_id(call, key_id, fresh=fresh)
+        target = self._find(call, key_id, account, fresh=fresh)
         if target is None:
+            if ref.account is not None:
+                arn = key_arn(account, ctx.region, key_id)
+                raise NotFoundException(f"Key '{arn}' does not exist")
             raise key_not_found(ctx, key_id)
         return Target(target.view, ref.alias)
 
     def find_id(self, call: Call, key_id: str, *, fresh: bool = False) -> Target | None:
-        """The caller's key with this id, or None; names it in the audit event."""
+        """The key with this id the caller may name, or None; names it in the audit
+        event. A key of another account only where the operation is cross-account
+        (Decrypt finding its key in the ciphertext)."""
+        ctx = call.ctx
+        account = None if ctx.operation in CROSS_ACCOUNT else ctx.account_id
+        return self._find(call, key_id, account, fresh=fresh)
+
+    def _find(self, call: Call, key_id: str, account: str | None, *, fresh: bool) -> Target | None:
         tx, ctx = call.tx, call.ctx
         view = load_view(tx, key_id) if fresh else self.cache.view(tx, key_id)
-        if view is None or view.key.account_id != ctx.account_id or view.key.region != ctx.region:
+        if view is None or view.key.region != ctx.region:
+            return None
+        if account is not None and view.key.account_id != account:
             return None
         audit_key(call, view.key.arn)
         return Target(view)
@@ -87,12 +105,19 @@ class KeyAccess:
         extra: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """AccessDeniedException unless the caller may do `action` on the target key."""
-        context = caller_context(call.ctx)
+        context = kms_context(call.ctx)
         context.update(key_context(target.view.facts, target.request_alias))
         if extra:
             context.update(extra)
-        authorize_key_action(
-            target.view.policy, self.identity, call.ctx, action, target.key.arn, context
+        key = target.key
+        self.authorizer.authorize(
+            call,
+            action,
+            key.arn,
+            context,
+            resource_policy=target.view.policy,
+            resource_account=key.account_id,
+            resource_policy_required=True,
         )
 
     def authorize_identity(
@@ -103,7 +128,7 @@ class KeyAccess:
         extra: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """For actions on no existing key (CreateKey, ListKeys, ...) and on alias ARNs."""
-        context = caller_context(call.ctx)
+        context = kms_context(call.ctx)
         if extra:
             context.update(extra)
-        authorize_identity_action(self.identity, call.ctx, action, resource, context)
+        self.authorizer.authorize(call, action, resource, context)

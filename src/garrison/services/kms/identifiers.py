@@ -10,8 +10,10 @@ A ``KeyId`` member may be, where the operation admits it:
 Cryptographic operations and DescribeKey take all four; key-management
 operations (EnableKey, ScheduleKeyDeletion, PutKeyPolicy, ...) take only the
 first two and answer an alias with NotFoundException "Invalid keyId ...", as
-AWS does. An ARN of another account or Region names nothing the caller has
-(NotFoundException) until cross-account access arrives.
+AWS does. An ARN of another Region names nothing (NotFoundException). An ARN of
+another account names that account's key (or alias) only for the operations AWS
+allows cross-account (`parse_key_ref(..., cross_account=True)`, see
+`services/kms/actions.CROSS_ACCOUNT`); alias names always mean the caller's own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class KeyRef:
     text: str
     key_id: str | None = None
     alias: str | None = None
+    account: str | None = None  # another account's key or alias, named by ARN
 
 
 def invalid_key_id(text: str) -> NotFoundException:
@@ -57,10 +60,13 @@ def alias_not_found(ctx: RequestContext, name: str) -> NotFoundException:
     return NotFoundException(f"Alias {alias_arn(ctx.account_id, ctx.region, name)} is not found.")
 
 
-def parse_key_ref(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
-    """Parse a KeyId member; aliases only where the operation admits them."""
+def parse_key_ref(
+    ctx: RequestContext, text: str, *, aliases: bool, cross_account: bool = False
+) -> KeyRef:
+    """Parse a KeyId member; aliases only where the operation admits them, ARNs of
+    other accounts only where it may be used cross-account."""
     if text.startswith("arn:"):
-        return _parse_arn(ctx, text, aliases=aliases)
+        return _parse_arn(ctx, text, aliases=aliases, cross_account=cross_account)
     if text.startswith(ALIAS_PREFIX):
         if not aliases:
             raise invalid_key_id(text)
@@ -70,7 +76,7 @@ def parse_key_ref(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
     return KeyRef(text, key_id=text)
 
 
-def _parse_arn(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
+def _parse_arn(ctx: RequestContext, text: str, *, aliases: bool, cross_account: bool) -> KeyRef:
     try:
         arn = parse_arn(text)
     except ValueError:
@@ -82,15 +88,27 @@ def _parse_arn(ctx: RequestContext, text: str, *, aliases: bool) -> KeyRef:
         if not aliases:
             raise invalid_key_id(text)
         name = arn.resource
-        if arn.account != ctx.account_id or arn.region != ctx.region:
+        other = _other_account(ctx, arn.account, arn.region, cross_account)
+        if other is None:
             raise NotFoundException(f"Alias {text} is not found.")
-        return KeyRef(text, alias=name)
+        return KeyRef(text, alias=name, account=other or None)
     key_id = arn.resource_id
     if not is_key_id(key_id):
         raise invalid_key_id(text)
-    if arn.account != ctx.account_id or arn.region != ctx.region:
+    other = _other_account(ctx, arn.account, arn.region, cross_account)
+    if other is None:
         raise NotFoundException(f"Key '{text}' does not exist")
-    return KeyRef(text, key_id=key_id)
+    return KeyRef(text, key_id=key_id, account=other or None)
+
+
+def _other_account(ctx: RequestContext, account: str, region: str, allowed: bool) -> str | None:
+    """The caller's own account -> ""; another usable one -> its id; None when the ARN
+    cannot name anything for this caller (another Region, or not cross-account)."""
+    if region != ctx.region:
+        return None
+    if account == ctx.account_id:
+        return ""
+    return account if allowed else None
 
 
 def check_alias_name(name: str) -> None:

@@ -1,72 +1,43 @@
-"""Who may do what with a KMS key: key policies, delegation to IAM, lockout check.
+"""Who may do what with a KMS key: key policies, their condition keys, lockout check.
 
-How a request on a key is decided (AWS "Determining access to a KMS key", one
-account; grants come later):
+A request on a key is decided by `garrison.iam.authorizer.Authorizer` with the
+key policy as the resource policy and ``resource_policy_required=True`` (AWS
+"Determining access to a KMS key"; grants come later):
 
-    key policy EXPLICIT_DENY ─────────────────────────────> denied (resource-based)
-    identity policies EXPLICIT_DENY ──────────────────────> denied (identity-based)
-    key policy ALLOW naming the caller (or "*") ──────────> allowed
-    key policy ALLOW naming the caller's account ─┬─ identity ALLOW ──> allowed
-      ("delegation to IAM", via_account)          └─ otherwise ───────> denied (identity-based)
-    key policy NO_MATCH ──────────────────────────────────> denied (resource-based)
+    any explicit Deny (key policy, IAM, SCP, boundary, session) ──> denied
+    key policy ALLOW naming the caller (or "*") ──────────────────> allowed
+    key policy ALLOW naming the caller's account ─┬─ IAM allows ──> allowed
+      ("delegation to IAM", via_account)          └─ otherwise ───> denied (identity-based)
+    key policy NO_MATCH ──────────────────────────────────────────> denied (resource-based)
 
-An explicit Deny binds the account root like anyone. Identity policies are
-asked through the `IdentityAuthorizer` seam; until IAM policies exist the
-default, `RootIdentityAuthorizer`, allows the account root (whose identity
-permissions are implicit) and nobody else. Operations on no existing key
-(CreateKey, ListKeys, ListAliases, GenerateRandom) are identity-only.
+From another account the key policy AND the caller's IAM policies must allow.
+Operations on no existing key (CreateKey, ListKeys, ListAliases,
+GenerateRandom) are identity-only.
 
-The condition context is assembled from `caller_context` (aws:Principal*,
-aws:SourceIp, aws:CurrentTime, aws:SecureTransport, kms:CallerAccount,
-kms:ViaService...), `key_context` (kms:KeySpec, kms:ResourceAliases,
-kms:RequestAlias, aws:ResourceTag/*, from `KeyFacts`), `encryption_context`
-(kms:EncryptionContext:*, kms:EncryptionContextKeys) and `request_tags_context`
-(aws:RequestTag/*, aws:TagKeys).
+The condition context: the authorizer adds the global keys (aws:Principal*,
+aws:SourceIp, aws:CurrentTime, ...); this module adds `kms_context`
+(kms:CallerAccount, kms:ViaService), `key_context` (kms:KeySpec,
+kms:ResourceAliases, kms:RequestAlias, aws:ResourceTag/*, from `KeyFacts`),
+`encryption_context` (kms:EncryptionContext:*, kms:EncryptionContextKeys) and
+`request_tags_context` (aws:RequestTag/*, aws:TagKeys). `caller_context` is the
+global and KMS keys together, for the lockout check, which evaluates a new key
+policy on its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from garrison.context import RequestContext
+from garrison.iam.authorizer import PRINCIPAL_TYPES
 from garrison.iam.policy import AuthzRequest, Decision, Policy, PolicyError, compile_policy
-from garrison.services.kms.errors import AccessDeniedException, MalformedPolicyDocumentException
+from garrison.services.kms.errors import MalformedPolicyDocumentException
 
 MAX_POLICY_BYTES = 32768
 LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
 
 Context = dict[str, Sequence[str]]
-
-# aws:PrincipalType as AWS names it, by Garrison's principal type.
-_PRINCIPAL_TYPES = {
-    "Root": "Account",
-    "IAMUser": "User",
-    "AssumedRole": "AssumedRole",
-    "Anonymous": "Anonymous",
-}
-
-
-class IdentityAuthorizer(Protocol):
-    """The caller's identity-based policies (IAM users, roles, SCPs...) for one request."""
-
-    def evaluate(self, request: AuthzRequest) -> Decision: ...
-
-
-class RootIdentityAuthorizer:
-    """Allows the account root on its own account's resources and nobody else.
-
-    The default until IAM identity policies exist: the root's identity
-    permissions are implicit in AWS, every other principal needs a policy.
-    """
-
-    def evaluate(self, request: AuthzRequest) -> Decision:
-        if request.principal_type != "Root":
-            return Decision.NO_MATCH
-        parts = request.resource.split(":", 5)
-        own = request.resource == "*" or (len(parts) == 6 and parts[4] == request.principal_account)
-        return Decision.ALLOW if own else Decision.NO_MATCH
 
 
 def default_key_policy(account_id: str) -> str:
@@ -148,6 +119,15 @@ class KeyFacts:
     tags: Mapping[str, str]
 
 
+def kms_context(ctx: RequestContext) -> Context:
+    """kms:CallerAccount and kms:ViaService (the authorizer adds the global keys)."""
+    out: Context = {"kms:CallerAccount": (ctx.principal.account_id,)}
+    via = ctx.extra.get("via_service")
+    if via:
+        out["kms:ViaService"] = (via,)
+    return out
+
+
 def caller_context(ctx: RequestContext) -> Context:
     """Global condition keys and kms:CallerAccount / kms:ViaService for one call."""
     p = ctx.principal
@@ -161,7 +141,7 @@ def caller_context(ctx: RequestContext) -> Context:
         "aws:RequestedRegion": (ctx.region,),
         "kms:CallerAccount": (p.account_id,),
     }
-    principal_type = _PRINCIPAL_TYPES.get(p.type)
+    principal_type = PRINCIPAL_TYPES.get(p.type)
     if principal_type:
         out["aws:PrincipalType"] = (principal_type,)
     if p.user_id:
@@ -208,57 +188,6 @@ def request_tags_context(tags: Mapping[str, str]) -> Context:
 # --------------------------------------------------------------------------
 # Decisions
 # --------------------------------------------------------------------------
-
-
-def _denied(principal_arn: str, action: str, resource: str, why: str) -> AccessDeniedException:
-    return AccessDeniedException(
-        f"User: {principal_arn} is not authorized to perform: {action} on resource: "
-        f"{resource} {why}"
-    )
-
-
-def _no_allow(kind: str, action: str) -> str:
-    return f"because no {kind} policy allows the {action} action"
-
-
-def authorize_key_action(
-    policy: Policy,
-    identity: IdentityAuthorizer,
-    ctx: RequestContext,
-    action: str,
-    key_arn: str,
-    context: Mapping[str, Sequence[str]],
-) -> None:
-    """Raise AccessDeniedException unless the key policy (and IAM, if delegated) allows."""
-    request = AuthzRequest.for_principal(ctx.principal, action, key_arn, context)
-    verdict = policy.evaluate(request)
-    arn = ctx.principal.arn
-    if verdict.decision is Decision.EXPLICIT_DENY:
-        raise _denied(arn, action, key_arn, "with an explicit deny in a resource-based policy")
-    if verdict.decision is Decision.NO_MATCH:
-        raise _denied(arn, action, key_arn, _no_allow("resource-based", action))
-    from_identity = identity.evaluate(request)
-    if from_identity is Decision.EXPLICIT_DENY:
-        raise _denied(arn, action, key_arn, "with an explicit deny in an identity-based policy")
-    if verdict.via_account and from_identity is not Decision.ALLOW:
-        raise _denied(arn, action, key_arn, _no_allow("identity-based", action))
-
-
-def authorize_identity_action(
-    identity: IdentityAuthorizer,
-    ctx: RequestContext,
-    action: str,
-    resource: str,
-    context: Mapping[str, Sequence[str]],
-) -> None:
-    """Raise AccessDeniedException unless the caller's identity policies allow."""
-    request = AuthzRequest.for_principal(ctx.principal, action, resource, context)
-    decision = identity.evaluate(request)
-    arn = ctx.principal.arn
-    if decision is Decision.EXPLICIT_DENY:
-        raise _denied(arn, action, resource, "with an explicit deny in an identity-based policy")
-    if decision is not Decision.ALLOW:
-        raise _denied(arn, action, resource, _no_allow("identity-based", action))
 
 
 def check_lockout(

@@ -23,6 +23,8 @@ from typing import Any
 
 from garrison.api import Call, Handler, Request, Response
 from garrison.clock import Clock
+from garrison.iam.authorizer import Authorizer
+from garrison.services.common.handlers import guarded_handlers
 from garrison.services.kms import jobs
 from garrison.services.kms.domain import (
     ENCRYPTION_ALGORITHMS,
@@ -31,8 +33,7 @@ from garrison.services.kms.domain import (
     Key,
     KeyState,
 )
-from garrison.services.kms.errors import UnsupportedOperationException
-from garrison.services.kms.keypolicy import IdentityAuthorizer, aws_managed_key_policy
+from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import Page
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS
 from garrison.services.kms.service import (
@@ -148,7 +149,7 @@ class KmsProvider:
         self,
         clock: Clock,
         *,
-        identity_authorizer: IdentityAuthorizer | None = None,
+        authorizer: Authorizer | None = None,
         max_keys: int = DEFAULT_MAX_KEYS,
         max_aliases: int = DEFAULT_MAX_ALIASES,
         max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
@@ -156,7 +157,7 @@ class KmsProvider:
     ) -> None:
         self.clock = clock
         self.kms = KmsService(
-            identity_authorizer=identity_authorizer,
+            authorizer=authorizer,
             max_keys=max_keys,
             max_aliases=max_aliases,
             max_on_demand_rotations=max_on_demand_rotations,
@@ -197,27 +198,11 @@ class KmsProvider:
 
     # -- the Provider protocol ---------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
-        return {name: self._wrap(name, fn) for name, fn in self._handlers.items()}
+        # CloudTrail records no responseElements for KMS's read-only calls.
+        return guarded_handlers(self._handlers, HANDLED, self.is_read_only)
 
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY
-
-    def _wrap(self, name: str, fn: Callable[[Call, Request], Response | None]) -> Handler:
-        handled = HANDLED[name]
-        read_only = name in READ_ONLY
-
-        def handler(call: Call, request: Request) -> Response | None:
-            for member in request:
-                if member not in handled:
-                    raise UnsupportedOperationException(
-                        f"The {member} parameter of {name} is not supported by this "
-                        "Garrison release."
-                    )
-            # CloudTrail records no responseElements for KMS's read-only calls.
-            call.hide_response = read_only
-            return fn(call, request)
-
-        return handler
 
     # -- for the scheduler, the node and other services ---------------------------------
     def clear_caches(self) -> None:

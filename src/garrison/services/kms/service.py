@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from garrison.iam.authorizer import Authorizer
 from garrison.services.kms import store
 from garrison.services.kms.access import KeyAccess
 from garrison.services.kms.aliases import AliasUseCases, insert_alias
@@ -36,11 +37,7 @@ from garrison.services.kms.domain import (
     Key,
     KeyManager,
 )
-from garrison.services.kms.keypolicy import (
-    IdentityAuthorizer,
-    RootIdentityAuthorizer,
-    aws_managed_key_policy,
-)
+from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import KeyUseCases, insert_new_key
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS, RotationUseCases
 from garrison.storage.sql import IntegrityError
@@ -57,14 +54,14 @@ class KmsService:
     def __init__(
         self,
         *,
-        identity_authorizer: IdentityAuthorizer | None = None,
+        authorizer: Authorizer | None = None,
         max_keys: int = DEFAULT_MAX_KEYS,
         max_aliases: int = DEFAULT_MAX_ALIASES,
         max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
         aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
     ) -> None:
         self.cache = KmsCache()
-        self.access = KeyAccess(self.cache, identity_authorizer or RootIdentityAuthorizer())
+        self.access = KeyAccess(self.cache, authorizer or Authorizer())
         self.keys = KeyUseCases(self.access, self.cache, max_keys=max_keys)
         self.aliases = AliasUseCases(self.access, self.cache, max_aliases=max_aliases)
         self.crypto = CryptoUseCases(self.access, self.cache)

@@ -1,0 +1,1 @@
+"""AWS Organizations: the organization tree, member accounts and service control policies."""
