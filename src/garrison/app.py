@@ -86,7 +86,7 @@ class Garrison:
             max_keys=settings.kms_max_keys,
             max_aliases=settings.kms_max_aliases,
         )
-        self.cloudtrail = CloudTrailProvider(self.clock)
+        self.cloudtrail = CloudTrailProvider(self.clock, self.authorizer)
         self.sts = StsProvider(self.clock, self.authorizer)
         self.organizations = OrganizationsProvider(self.clock, self.authorizer)
         credentials = self.credentials

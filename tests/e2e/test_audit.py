@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ServerProcess
+from tests.e2e.helpers import error, name, session_client
 
 
 def lookup(cloudtrail: Any, key: str, value: str) -> list[dict[str, Any]]:
@@ -102,6 +103,25 @@ def _event(server: ServerProcess, seq: int) -> tuple[str, str]:
         conn.close()
     assert row is not None
     return str(row[0]), str(row[1])
+
+
+def test_an_iam_user_reads_the_trail_only_when_a_policy_allows_it(server: ServerProcess) -> None:
+    iam = server.client("iam")
+    user = name("auditor")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    trail = session_client(server, "cloudtrail", key)
+    with pytest.raises(ClientError) as exc:
+        trail.lookup_events(MaxResults=1)
+    assert error(exc) == ("AccessDeniedException", 400)
+    assert "cloudtrail:LookupEvents" in exc.value.response["Error"]["Message"]
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps(allow))
+    events = trail.lookup_events(MaxResults=5)["Events"]
+    assert any(e["EventName"] == "PutUserPolicy" for e in events)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -1,7 +1,8 @@
 """CloudTrail's LookupEvents over the node's audit trail.
 
 Only management events of the caller's own account and region are returned,
-newest first, as AWS does. Other CloudTrail operations (trails, lakes, insights)
+newest first, as AWS does, to a caller whose policies allow
+``cloudtrail:LookupEvents``. Other CloudTrail operations (trails, lakes, insights)
 answer UnsupportedOperationException: Garrison's trail is built in.
 """
 
@@ -17,7 +18,9 @@ import orjson
 from garrison.api import Call, Handler, Request, Response
 from garrison.clock import Clock
 from garrison.errors import AwsError
+from garrison.iam.authorizer import Authorizer
 from garrison.services.cloudtrail import store
+from garrison.services.cloudtrail.actions import ACTIONS
 
 
 class InvalidLookupAttributesException(AwsError):
@@ -40,8 +43,9 @@ class CloudTrailProvider:
     service = "cloudtrail"
     event_source = "cloudtrail.amazonaws.com"
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, authorizer: Authorizer) -> None:
         self.clock = clock
+        self.authorizer = authorizer
 
     def handlers(self) -> Mapping[str, Handler]:
         return {"LookupEvents": self.lookup_events}
@@ -50,6 +54,7 @@ class CloudTrailProvider:
         return operation.startswith(("Lookup", "Describe", "Get", "List"))
 
     def lookup_events(self, call: Call, req: Request) -> Response:
+        self.authorizer.authorize(call, ACTIONS["LookupEvents"].action, "*")
         if req.get("EventCategory") is not None:
             raise InvalidEventCategoryException("Insights events are not recorded by Garrison.")
         attrs = req.get("LookupAttributes") or []
