@@ -18,8 +18,11 @@ share; nothing is pinned) then replays them with ``--connections`` connections
 for ``--duration`` seconds per target and operation, after a ``--warmup``. The
 bare app gets the Encrypt requests.
 
+Garrison is also measured with Encrypt requests signed by an IAM user holding
+10 managed policies with 50 statements in all (issue 3: within 15% of root's).
+
 Printed: requests/s, p50 and p99 latency, the ratios Garrison/bare and
-Garrison/moto, and PASS/FAIL for the targets of issue 2:
+Garrison/moto, and PASS/FAIL for the targets of issues 2 and 3:
 
     Garrison Encrypt >= 25% of bare ASGI requests/s, >= 10x moto_server requests/s,
     p99 <= 10 ms at 32 connections; no non-2xx and no socket errors on any target;
@@ -473,6 +476,40 @@ def with_key(target: Target) -> Target:
     return Target(target.endpoint, target.credentials, key)
 
 
+def as_iam_user(target: Target) -> Target:
+    """The same key, used by an IAM user holding 10 managed policies with 50
+    statements in all, only the last of which allows kms:Encrypt (issue 3).
+
+    The key's default policy delegates to the account, so every Encrypt is
+    decided by the key policy and by the user's ten policies.
+    """
+    from authz_inprocess import user_policy  # benchmarks/ is on sys.path when run as a script
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=target.endpoint,
+            region_name=REGION,
+            aws_access_key_id=target.credentials.access_key,
+            aws_secret_access_key=target.credentials.secret_key,
+        )
+
+    account = client("sts").get_caller_identity()["Account"]
+    iam = client("iam")
+    iam.create_user(UserName="bench-user")
+    for n in range(10):
+        arn = iam.create_policy(PolicyName=f"bench-{n}", PolicyDocument=user_policy(n, account))[
+            "Policy"
+        ]["Arn"]
+        iam.attach_user_policy(UserName="bench-user", PolicyArn=arn)
+    key = iam.create_access_key(UserName="bench-user")["AccessKey"]
+    user = Target(
+        target.endpoint, Credentials(key["AccessKeyId"], key["SecretAccessKey"]), target.key_id
+    )
+    user.client().encrypt(KeyId=target.key_id, Plaintext=b"allowed?")  # fails loudly if not
+    return user
+
+
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
@@ -494,7 +531,7 @@ def _fmt_run(run: Run) -> str:
     audit = "" if run.audit_growth is None else f"{run.audit_growth:>8}"
     cpu = "" if run.server_cpu is None else f"{run.server_cpu:>5.2f}"
     return (
-        f"{run.target:<9} {run.operation:<8} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
+        f"{run.target:<12} {run.operation:<8} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
         f"{run.p99_ms:>8.2f} {run.max_ms:>8.1f} {run.responses:>9} {run.sent:>9} "
         f"{run.non2xx:>6} {run.socket_errors:>6} {audit:>8} {cpu}"
     )
@@ -569,7 +606,7 @@ def main() -> int:
 
     server_pids: dict[str, int] = {}
     header = (
-        f"{'target':<9} {'op':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'target':<12} {'op':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
     )
     print(header, flush=True)
@@ -582,6 +619,10 @@ def main() -> int:
             dec = decrypt_requests(target, args.requests, args.plaintext_bytes)
             measure("garrison", target.endpoint, "Encrypt", enc, db)
             measure("garrison", target.endpoint, "Decrypt", dec, db)
+            user = as_iam_user(target)
+            user_enc = encrypt_requests(user, args.requests, args.plaintext_bytes)
+            server_pids["garrison-iam"] = server.proc.pid
+            measure("garrison-iam", target.endpoint, "Encrypt", user_enc, db)
         finally:
             server.stop()
         if "bare" not in args.skip:
@@ -611,6 +652,7 @@ def main() -> int:
 def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     by = {(r.target, r.operation): r for r in runs}
     g_enc, g_dec = by[("garrison", "Encrypt")], by[("garrison", "Decrypt")]
+    g_iam = by[("garrison-iam", "Encrypt")]
     bare = by.get(("bare", "Encrypt"))
     m_enc, m_dec = by.get(("moto", "Encrypt")), by.get(("moto", "Decrypt"))
     print()
@@ -652,6 +694,10 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
         checks.append(("Garrison Encrypt >= 10x moto_server req/s", g_enc.rps >= 10 * m_enc.rps))
     checks.append(
         (f"Garrison Encrypt p99 <= 10 ms at {args.connections} connections", g_enc.p99_ms <= 10)
+    )
+    print(f"  Garrison Encrypt as an IAM user / as root: {g_iam.rps / g_enc.rps:6.1%}")
+    checks.append(
+        ("Garrison Encrypt as an IAM user within 15% of root's", g_iam.rps >= 0.85 * g_enc.rps)
     )
     checks.append(("no non-2xx responses and no socket errors", all(r.clean for r in runs)))
     checks.append(("Garrison's audit trail grew by exactly the requests sent", audit_ok))
