@@ -41,6 +41,7 @@ from garrison.services.cloudtrail.provider import CloudTrailProvider
 from garrison.services.iam.provider import IamProvider
 from garrison.services.kms.jobs import DoneOnKey
 from garrison.services.kms.provider import KmsProvider
+from garrison.services.kms.quotas import RequestQuotas
 from garrison.services.organizations.provider import OrganizationsProvider
 from garrison.services.sts.provider import StsProvider
 from garrison.storage import schema
@@ -85,6 +86,13 @@ class Garrison:
             authorizer=self.authorizer,
             max_keys=settings.kms_max_keys,
             max_aliases=settings.kms_max_aliases,
+            quotas=RequestQuotas.configured(
+                symmetric=settings.kms_symmetric_request_rate,
+                rsa=settings.kms_rsa_request_rate,
+                ecc=settings.kms_ecc_request_rate,
+                ml_dsa=settings.kms_ml_dsa_request_rate,
+                operations=settings.kms_operation_request_rates,
+            ),
         )
         self.cloudtrail = CloudTrailProvider(self.clock, self.authorizer)
         self.sts = StsProvider(self.clock, self.authorizer)

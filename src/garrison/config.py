@@ -47,6 +47,15 @@ class Settings:
     # KMS quotas (resource counts)
     kms_max_keys: int = 100_000
     kms_max_aliases: int = 100_000
+    # KMS request quotas (requests per second per account and Region; 0 = off), see
+    # services/kms/quotas.py: the shared cryptographic quotas at AWS's smallest
+    # Region class; per-operation quotas "" (none), "aws" (AWS's table) and/or
+    # "Operation=rate,..." overrides
+    kms_symmetric_request_rate: float = 10_000.0
+    kms_rsa_request_rate: float = 1_000.0
+    kms_ecc_request_rate: float = 1_000.0
+    kms_ml_dsa_request_rate: float = 1_000.0
+    kms_operation_request_rates: str = ""
     # which of the above were given explicitly (flag, environment or file)
     explicit: frozenset[str] = frozenset()
 

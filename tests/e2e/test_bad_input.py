@@ -20,6 +20,7 @@ from tests.conftest import ServerProcess
 from tests.e2e.signing import post
 
 KMS = "TrentService."
+GRANTEE = "arn:aws:iam::111122223333:user/bad-input-grantee"  # grants' cases
 KEYS: dict[str, str] = {}
 
 
@@ -228,9 +229,9 @@ CASES = [
         "MalformedPolicyDocumentException",
     ),
     Case(
-        "asymmetric spec not yet",
+        "key spec of China Regions only",
         KMS + "CreateKey",
-        lambda k: {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+        lambda k: {"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"},
         "UnsupportedOperationException",
     ),
     Case(
@@ -250,6 +251,112 @@ CASES = [
         KMS + "GetKeyPolicy",
         lambda k: {"KeyId": k["enabled"], "PolicyName": "other"},
         "NotFoundException",
+    ),
+    # --- asymmetric and HMAC keys
+    Case(
+        "create key with incompatible spec and usage",
+        KMS + "CreateKey",
+        lambda k: {"KeySpec": "ECC_NIST_P256", "KeyUsage": "ENCRYPT_DECRYPT"},
+        "ValidationException",
+    ),
+    Case(
+        "create HMAC key without KeyUsage",
+        KMS + "CreateKey",
+        lambda k: {"KeySpec": "HMAC_256"},
+        "ValidationException",
+    ),
+    Case(
+        "sign without a signing algorithm",
+        KMS + "Sign",
+        lambda k: {"KeyId": k["ecc_sign"], "Message": b64(b"m")},
+        "ValidationException",
+    ),
+    Case(
+        "sign with an unknown signing algorithm",
+        KMS + "Sign",
+        lambda k: {"KeyId": k["ecc_sign"], "Message": b64(b"m"), "SigningAlgorithm": "MD5"},
+        "ValidationException",
+    ),
+    Case(
+        "sign a digest of the wrong length",
+        KMS + "Sign",
+        lambda k: {
+            "KeyId": k["ecc_sign"],
+            "Message": b64(b"d" * 31),
+            "MessageType": "DIGEST",
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        },
+        "ValidationException",
+    ),
+    Case(
+        "sign with an algorithm of another key spec",
+        KMS + "Sign",
+        lambda k: {
+            "KeyId": k["ecc_sign"],
+            "Message": b64(b"m"),
+            "SigningAlgorithm": "RSASSA_PSS_SHA_256",
+        },
+        "InvalidKeyUsageException",
+    ),
+    Case(
+        "verify a wrong signature",
+        KMS + "Verify",
+        lambda k: {
+            "KeyId": k["ecc_sign"],
+            "Message": b64(b"m"),
+            "Signature": b64(b"\x30" * 70),
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        },
+        "KMSInvalidSignatureException",
+    ),
+    Case(
+        "verify a wrong MAC",
+        KMS + "VerifyMac",
+        lambda k: {
+            "KeyId": k["hmac"],
+            "Message": b64(b"m"),
+            "Mac": b64(b"\x00" * 32),
+            "MacAlgorithm": "HMAC_SHA_256",
+        },
+        "KMSInvalidMacException",
+    ),
+    Case(
+        "MAC with the algorithm of another key spec",
+        KMS + "GenerateMac",
+        lambda k: {"KeyId": k["hmac"], "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_384"},
+        "InvalidKeyUsageException",
+    ),
+    Case(
+        "public key of a symmetric key",
+        KMS + "GetPublicKey",
+        lambda k: {"KeyId": k["enabled"]},
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "RSA plaintext over the OAEP limit",
+        KMS + "Encrypt",
+        lambda k: {
+            "KeyId": k["rsa_encrypt"],
+            "Plaintext": b64(b"x" * 191),
+            "EncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+        },
+        "ValidationException",
+    ),
+    Case(
+        "key agreement with a signing key",
+        KMS + "DeriveSharedSecret",
+        lambda k: {
+            "KeyId": k["ecc_sign"],
+            "KeyAgreementAlgorithm": "ECDH",
+            "PublicKey": b64(b"not a key"),
+        },
+        "InvalidKeyUsageException",
+    ),
+    Case(
+        "data key pair under an asymmetric key",
+        KMS + "GenerateDataKeyPair",
+        lambda k: {"KeyId": k["rsa_encrypt"], "KeyPairSpec": "ECC_NIST_P256"},
+        "InvalidKeyUsageException",
     ),
     # --- routing and authentication
     Case("unknown operation", KMS + "FlyToTheMoon", lambda k: {}, "UnknownOperationException"),
@@ -276,6 +383,167 @@ CASES = [
         "InvalidSignatureException",
         kwargs=lambda k: {"when": _past()},
     ),
+    # --- grants (CreateGrant, ListGrants, RetireGrant, RevokeGrant, grant tokens)
+    Case(
+        "grant with no operations",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["enabled"], "GranteePrincipal": GRANTEE, "Operations": []},
+        "ValidationException",
+    ),
+    Case(
+        "grant of an unknown operation",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["enabled"], "GranteePrincipal": GRANTEE, "Operations": ["Fly"]},
+        "ValidationException",
+    ),
+    Case(
+        "grant Sign on a symmetric key",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["enabled"], "GranteePrincipal": GRANTEE, "Operations": ["Sign"]},
+        "ValidationException",
+    ),
+    Case(
+        "grant with both constraints",
+        KMS + "CreateGrant",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "GranteePrincipal": GRANTEE,
+            "Operations": ["Encrypt"],
+            "Constraints": {
+                "EncryptionContextSubset": {"a": "1"},
+                "EncryptionContextEquals": {"a": "1"},
+            },
+        },
+        "ValidationException",
+    ),
+    Case(
+        "grant to a malformed principal",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["enabled"], "GranteePrincipal": "bob", "Operations": ["Encrypt"]},
+        "ValidationException",
+    ),
+    Case(
+        "grant without a grantee",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["enabled"], "Operations": ["Encrypt"]},
+        "ValidationException",
+    ),
+    Case(
+        "grant name with a space",
+        KMS + "CreateGrant",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "GranteePrincipal": GRANTEE,
+            "Operations": ["Encrypt"],
+            "Name": "a b",
+        },
+        "ValidationException",
+    ),
+    Case(
+        "grant on a key pending deletion",
+        KMS + "CreateGrant",
+        lambda k: {"KeyId": k["pending"], "GranteePrincipal": GRANTEE, "Operations": ["Encrypt"]},
+        "KMSInvalidStateException",
+    ),
+    Case(
+        "grant on an unknown key",
+        KMS + "CreateGrant",
+        lambda k: {
+            "KeyId": "00000000-0000-0000-0000-000000000000",
+            "GranteePrincipal": GRANTEE,
+            "Operations": ["Encrypt"],
+        },
+        "NotFoundException",
+    ),
+    Case(
+        "grant with a malformed grant token",
+        KMS + "CreateGrant",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "GranteePrincipal": GRANTEE,
+            "Operations": ["Encrypt"],
+            "GrantTokens": ["x"],
+        },
+        "InvalidGrantTokenException",
+    ),
+    Case(
+        "grant constraint on an HMAC key",
+        KMS + "CreateGrant",
+        lambda k: {
+            "KeyId": k["hmac"],
+            "GranteePrincipal": GRANTEE,
+            "Operations": ["GenerateMac"],
+            "Constraints": {"EncryptionContextSubset": {"a": "1"}},
+        },
+        "ValidationException",
+    ),
+    Case(
+        "encrypt with a malformed grant token",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": b64(b"x"), "GrantTokens": ["nope"]},
+        "InvalidGrantTokenException",
+    ),
+    Case(
+        "eleven grant tokens",
+        KMS + "Encrypt",
+        lambda k: {"KeyId": k["enabled"], "Plaintext": b64(b"x"), "GrantTokens": ["t"] * 11},
+        "ValidationException",
+    ),
+    Case(
+        "list grants with a malformed grant id",
+        KMS + "ListGrants",
+        lambda k: {"KeyId": k["enabled"], "GrantId": "not-hex"},
+        "InvalidGrantIdException",
+    ),
+    Case(
+        "list grants with limit 0",
+        KMS + "ListGrants",
+        lambda k: {"KeyId": k["enabled"], "Limit": 0},
+        "ValidationException",
+    ),
+    Case(
+        "list grants with a foreign marker",
+        KMS + "ListGrants",
+        lambda k: {"KeyId": k["enabled"], "Marker": "bm9wZQ"},
+        "InvalidMarkerException",
+    ),
+    Case(
+        "list retirable grants without a principal",
+        KMS + "ListRetirableGrants",
+        lambda k: {},
+        "ValidationException",
+    ),
+    Case("retire grant with nothing", KMS + "RetireGrant", lambda k: {}, "ValidationException"),
+    Case(
+        "retire grant with a malformed token",
+        KMS + "RetireGrant",
+        lambda k: {"GrantToken": "not-a-token"},
+        "InvalidGrantTokenException",
+    ),
+    Case(
+        "retire an unknown grant",
+        KMS + "RetireGrant",
+        lambda k: {"KeyId": k["enabled"], "GrantId": "a" * 64},
+        "NotFoundException",
+    ),
+    Case(
+        "revoke a malformed grant id",
+        KMS + "RevokeGrant",
+        lambda k: {"KeyId": k["enabled"], "GrantId": "zz"},
+        "InvalidGrantIdException",
+    ),
+    Case(
+        "revoke an unknown grant",
+        KMS + "RevokeGrant",
+        lambda k: {"KeyId": k["enabled"], "GrantId": "b" * 64},
+        "NotFoundException",
+    ),
+    Case(
+        "revoke without a grant id",
+        KMS + "RevokeGrant",
+        lambda k: {"KeyId": k["enabled"]},
+        "ValidationException",
+    ),
 ]
 
 
@@ -287,6 +555,12 @@ def prepared(server: ServerProcess) -> dict[str, str]:
         "disabled": kms.create_key()["KeyMetadata"]["KeyId"],
         "pending": kms.create_key()["KeyMetadata"]["KeyId"],
     }
+    for name, spec, usage in (
+        ("ecc_sign", "ECC_NIST_P256", "SIGN_VERIFY"),
+        ("hmac", "HMAC_256", "GENERATE_VERIFY_MAC"),
+        ("rsa_encrypt", "RSA_2048", "ENCRYPT_DECRYPT"),
+    ):
+        keys[name] = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
     kms.disable_key(KeyId=keys["disabled"])
     kms.schedule_key_deletion(KeyId=keys["pending"], PendingWindowInDays=7)
     blob = kms.encrypt(KeyId=keys["enabled"], Plaintext=b"x", EncryptionContext={"a": "1"})
@@ -343,7 +617,7 @@ def test_failed_creates_leave_nothing_and_server_stays_healthy(
     for bad in (
         {"Policy": "{]"},
         {"Tags": [{"TagKey": "aws:x", "TagValue": "y"}]},
-        {"KeySpec": "RSA_2048"},
+        {"KeySpec": "RSA_2048", "KeyUsage": "GENERATE_VERIFY_MAC"},
     ):
         r = post(server.endpoint, KMS + "CreateKey", json.dumps(bad).encode())
         assert r.status_code == 400

@@ -348,6 +348,26 @@ kms_tags = Table(
     Column("tag_value", String(256), nullable=False),
 )
 
+# KMS grants (CreateGrant): who may use a key for which operations, under which
+# encryption context constraint. Operations are space-separated; the constraint
+# context is canonical JSON.
+kms_grants = Table(
+    "kms_grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("issuing_account", String(12), nullable=False),
+    Column("grantee_principal", String(256), nullable=False),
+    Column("retiring_principal", String(256), nullable=True),
+    Column("operations", Text, nullable=False),
+    Column("constraint_type", String(32), nullable=True),
+    Column("constraint_context", Text, nullable=True),
+    Column("name", String(256), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_kms_grants_key", "key_id", "grant_id"),
+    Index("ix_kms_grants_retiring", "retiring_principal"),
+)
+
 # The audit trail: one hash chain per node, append-only.
 audit_events = Table(
     "audit_events",
@@ -429,6 +449,7 @@ RESETTABLE = (
     iam_group_members,
     iam_groups,
     iam_users,
+    kms_grants,
     kms_tags,
     kms_aliases,
     kms_key_versions,

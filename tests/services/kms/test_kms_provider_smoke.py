@@ -404,10 +404,11 @@ def test_tags(harness: KmsHarness) -> None:
 
 def test_unsupported_key_kinds_are_refused_clearly(harness: KmsHarness) -> None:
     cases = [
+        ({"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}, "UnsupportedOperationException", "SM2"),
         (
-            {"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
-            "UnsupportedOperationException",
-            "RSA_2048",
+            {"KeySpec": "ECC_NIST_P256", "KeyUsage": "ENCRYPT_DECRYPT"},
+            "ValidationException",
+            "ECC_NIST_P256",
         ),
         ({"Origin": "EXTERNAL"}, "UnsupportedOperationException", "EXTERNAL"),
         ({"MultiRegion": True}, "UnsupportedOperationException", "Multi-Region"),

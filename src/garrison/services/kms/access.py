@@ -12,20 +12,29 @@ is never based on a cached copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from garrison.api import Call
-from garrison.iam.authorizer import Authorizer
-from garrison.services.kms import store
+from garrison.errors import AccessDeniedException
+from garrison.iam.authorizer import IMPLICIT_DENY, SCP, Authorizer, Verdict, denied_message
+from garrison.iam.authorizer import implicit as implicit_why
+from garrison.services.kms import grant_store, store
 from garrison.services.kms.actions import CROSS_ACCOUNT
 from garrison.services.kms.cache import KeyView, KmsCache, load_view
 from garrison.services.kms.domain import Key, alias_arn, key_arn
 from garrison.services.kms.errors import NotFoundException
+from garrison.services.kms.grant_domain import (
+    Grant,
+    grantee_names,
+    request_encryption_context,
+)
 from garrison.services.kms.identifiers import alias_not_found, key_not_found, parse_key_ref
 from garrison.services.kms.keypolicy import key_context, kms_context
 
 KEY_RESOURCE_TYPE = "AWS::KMS::Key"
+
+GrantTest = Callable[[Grant], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +112,17 @@ class KeyAccess:
         target: Target,
         action: str,
         extra: Mapping[str, Sequence[str]] | None = None,
+        grant_allows: GrantTest | None = None,
     ) -> None:
-        """AccessDeniedException unless the caller may do `action` on the target key."""
+        """AccessDeniedException unless the caller may do `action` on the target key:
+        by the key policy and IAM, else by a grant (`granted`); `grant_allows`
+        replaces the grant's own test (CreateGrant through a grant)."""
         context = kms_context(call.ctx)
         context.update(key_context(target.view.facts, target.request_alias))
         if extra:
             context.update(extra)
         key = target.key
-        self.authorizer.authorize(
+        verdict = self.authorizer.evaluate(
             call,
             action,
             key.arn,
@@ -118,6 +130,13 @@ class KeyAccess:
             resource_policy=target.view.policy,
             resource_account=key.account_id,
             resource_policy_required=True,
+        )
+        if verdict.allowed:
+            return
+        if granted(call, target, action, verdict, context, grant_allows):
+            return
+        raise AccessDeniedException(
+            denied_message(call.ctx.principal.arn, action, key.arn, verdict.why)
         )
 
     def authorize_identity(
@@ -132,3 +151,36 @@ class KeyAccess:
         if extra:
             context.update(extra)
         self.authorizer.authorize(call, action, resource, context)
+
+
+# -- grants (CreateGrant) ------------------------------------------------------------------
+def granted(
+    call: Call,
+    target: Target,
+    action: str,
+    verdict: Verdict,
+    context: Mapping[str, Sequence[str]],
+    grant_allows: GrantTest | None = None,
+) -> bool:
+    """Does a grant on the key let the caller do `action`, the policies having denied?
+
+    Grants only add permissions: an explicit deny anywhere, or an SCP that does
+    not allow, still denies (AWS). The key's view carries its grants (cache.py),
+    so a grantee's call reads nothing from the store either, unless the key has
+    more grants than the cache keeps.
+    """
+    if verdict.decision != IMPLICIT_DENY or verdict.why == implicit_why(SCP, action):
+        return False
+    names = grantee_names(call.ctx.principal)
+    cached = target.view.grants
+    if cached is None:  # too many to cache: only the caller's, from the store
+        grants = grant_store.grants_for(call.tx, target.key.key_id, names)
+    else:
+        grants = [g for g in cached if g.grantee_principal in names]
+    if not grants:
+        return False
+    if grant_allows is not None:
+        return any(grant_allows(g) for g in grants)
+    operation = action.removeprefix("kms:")
+    request_context = request_encryption_context(context)
+    return any(g.allows(operation, request_context) for g in grants)

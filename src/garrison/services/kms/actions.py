@@ -74,6 +74,27 @@ ACTIONS: dict[str, OperationAuth] = table(
         "UntagResource": ("key", "|", "aws:TagKeys", *_CALLER),
         "UpdateAlias": ("alias", "key", "|", *_CALLER),
         "UpdateKeyDescription": ("key", "|", *_CALLER),
+        # asymmetric and HMAC keys
+        "DeriveSharedSecret": ("key", "|", *_CALLER, "kms:KeyAgreementAlgorithm",
+                               "kms:RequestAlias"),
+        "GenerateDataKeyPair": ("key", "|", *_CRYPTO, "kms:DataKeyPairSpec"),
+        "GenerateDataKeyPairWithoutPlaintext": ("key", "|", *_CRYPTO, "kms:DataKeyPairSpec"),
+        "GenerateMac": ("key", "|", *_CALLER, "kms:MacAlgorithm", "kms:RequestAlias"),
+        "GetPublicKey": ("key", "|", *_CALLER, "kms:RequestAlias"),
+        "Sign": ("key", "|", *_CALLER, "kms:MessageType", "kms:RequestAlias",
+                 "kms:SigningAlgorithm"),
+        "Verify": ("key", "|", *_CALLER, "kms:MessageType", "kms:RequestAlias",
+                   "kms:SigningAlgorithm"),
+        "VerifyMac": ("key", "|", *_CALLER, "kms:MacAlgorithm", "kms:RequestAlias"),
+        # grants
+        "CreateGrant": ("key", "|", *_CALLER, "kms:EncryptionContext:${EncryptionContextKey}",
+                        "kms:EncryptionContextKeys", "kms:GrantConstraintType",
+                        "kms:GranteePrincipal", "kms:GrantIsForAWSResource",
+                        "kms:GrantOperations", "kms:RetiringPrincipal"),
+        "ListGrants": ("key", "|", *_CALLER, "kms:GrantIsForAWSResource"),
+        "ListRetirableGrants": (),
+        "RetireGrant": ("key", "|", *_CALLER),
+        "RevokeGrant": ("key", "|", *_CALLER, "kms:GrantIsForAWSResource"),
     },
 )  # fmt: skip
 
@@ -83,5 +104,10 @@ CROSS_ACCOUNT = frozenset(
     {
         "Decrypt", "DescribeKey", "Encrypt", "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext", "ReEncrypt",
+        # asymmetric and HMAC keys (AWS's cross-account column)
+        "DeriveSharedSecret", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateMac", "GetPublicKey", "Sign", "Verify", "VerifyMac",
+        # grants
+        "CreateGrant", "ListGrants", "RetireGrant", "RevokeGrant",
     }
 )  # fmt: skip

@@ -2,7 +2,7 @@
 
 What it holds, per node:
 
-    key id                    -> KeyView (Key, compiled key policy, aliases, tags)
+    key id                    -> KeyView (Key, compiled key policy, aliases, tags, grants)
     (key id, version)         -> MaterialCipher (opened key material)
     (account, region, alias)  -> key id
 
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from garrison.iam.policy import Policy
-from garrison.services.kms import store
+from garrison.services.kms import grant_store, store
 from garrison.services.kms.ciphertext import MaterialCipher
 from garrison.services.kms.domain import Key
+from garrison.services.kms.grant_domain import Grant
 from garrison.services.kms.keypolicy import KeyFacts, compile_key_policy
 from garrison.storage.writer import Tx
 
@@ -39,6 +40,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 MAX_ENTRIES = 65536
+CACHED_GRANTS = 64  # a key with more grants keeps them in the store only
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,9 @@ class KeyView:
     key: Key
     policy: Policy
     facts: KeyFacts
+    # the key's grants, for authorisation without a read; None: more than
+    # CACHED_GRANTS of them, so `access.granted` asks the store (grant_store)
+    grants: tuple[Grant, ...] | None = ()
 
 
 def load_view(tx: Tx, key_id: str) -> KeyView | None:
@@ -63,7 +68,9 @@ def load_view(tx: Tx, key_id: str) -> KeyView | None:
         tags=store.get_tags(tx, key_id),
     )
     # A stored policy was validated when it was written; compile_policy caches by text.
-    return KeyView(key, compile_key_policy(key.policy), facts)
+    grants = grant_store.grants_of_key(tx, key_id, CACHED_GRANTS + 1)
+    cached = tuple(grants) if len(grants) <= CACHED_GRANTS else None
+    return KeyView(key, compile_key_policy(key.policy), facts, cached)
 
 
 class KmsCache:

@@ -10,9 +10,9 @@ one UPDATE of ``kms_keys`` per key per writer batch (`Tx.coalesce`, the batch's
 last use wins; not a state change, so other nodes' caches are not dropped for
 it). Figures in docs/performance.md.
 
-Grant tokens are accepted in form (the model bounds them) and grant nothing
-yet: grants come with CreateGrant, so a request that relies on one is refused
-by the key policy rather than silently allowed.
+Grants are honoured by `KeyAccess.authorize` (services/kms/grants.py); grant
+tokens are checked for form by the provider's handler wrapper, and a grant is
+effective as soon as CreateGrant commits, so a token adds nothing here.
 """
 
 from __future__ import annotations
@@ -92,6 +92,12 @@ def _check_usable(target: Target, operation: str) -> None:
     if key.key_usage != ENCRYPT_DECRYPT:
         raise InvalidKeyUsageException(
             f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}."
+        )
+    if key.key_spec != SYMMETRIC_DEFAULT:
+        # RSA ENCRYPT_DECRYPT keys: Encrypt/Decrypt go to asymmetric.py (the provider
+        # dispatches); data keys and ReEncrypt need a symmetric key here.
+        raise InvalidKeyUsageException(
+            f"{key.arn} key spec is {key.key_spec} which is not valid for {operation}."
         )
 
 

@@ -106,6 +106,12 @@ OPERATION_STATES: dict[str, StateRule] = {
     "GetKeyLastUsage": StateRule.ANY,
     "DeleteAlias": StateRule.ANY,
     "ListAliases": StateRule.ANY,
+    # grants (AWS's key-states table): a grant can be made on a disabled key, and
+    # listed, retired or revoked in any state
+    "CreateGrant": StateRule.NOT_PENDING_DELETION,
+    "ListGrants": StateRule.ANY,
+    "RetireGrant": StateRule.ANY,
+    "RevokeGrant": StateRule.ANY,
 }
 
 
@@ -291,3 +297,83 @@ class LastUsage:
     operation: str
     at: datetime
     request_id: str
+
+
+# -- asymmetric and HMAC key specs (AWS's "key spec reference") -----------------------
+# Which key usages each KeySpec admits, and the algorithms DescribeKey lists for it.
+SIGN_VERIFY = "SIGN_VERIFY"
+GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
+KEY_AGREEMENT = "KEY_AGREEMENT"
+RSA_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096")
+ECC_SIGNING = {
+    "ECC_NIST_P256": "ECDSA_SHA_256",
+    "ECC_NIST_P384": "ECDSA_SHA_384",
+    "ECC_NIST_P521": "ECDSA_SHA_512",
+    "ECC_SECG_P256K1": "ECDSA_SHA_256",
+}
+ECC_NIST_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+EDWARDS25519 = "ECC_NIST_EDWARDS25519"
+HMAC_SPECS = {
+    "HMAC_224": "HMAC_SHA_224",
+    "HMAC_256": "HMAC_SHA_256",
+    "HMAC_384": "HMAC_SHA_384",
+    "HMAC_512": "HMAC_SHA_512",
+}
+RSA_ENCRYPTION_ALGORITHMS = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+RSA_SIGNING_ALGORITHMS = (
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+)
+ED25519_SIGNING_ALGORITHMS = ("ED25519_PH_SHA_512", "ED25519_SHA_512")
+ECDH = "ECDH"
+ML_DSA_SPECS = ("ML_DSA_44", "ML_DSA_65", "ML_DSA_87")
+ML_DSA_SHAKE_256 = "ML_DSA_SHAKE_256"
+
+KEY_SPEC_USAGES: dict[str, tuple[str, ...]] = {
+    SYMMETRIC_DEFAULT: (ENCRYPT_DECRYPT,),
+    **{spec: (ENCRYPT_DECRYPT, SIGN_VERIFY) for spec in RSA_SPECS},
+    **{spec: (SIGN_VERIFY, KEY_AGREEMENT) for spec in ECC_NIST_SPECS},
+    "ECC_SECG_P256K1": (SIGN_VERIFY,),
+    EDWARDS25519: (SIGN_VERIFY,),
+    **{spec: (GENERATE_VERIFY_MAC,) for spec in HMAC_SPECS},
+    **{spec: (SIGN_VERIFY,) for spec in ML_DSA_SPECS},
+}
+# Specs of the pinned model this release does not create (yet), with the reason.
+UNSUPPORTED_KEY_SPECS = {
+    "SM2": "SM2 keys are offered in China Regions only",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAlgorithms:
+    """The algorithm lists DescribeKey and GetPublicKey show for a key."""
+
+    encryption: tuple[str, ...] = ()
+    signing: tuple[str, ...] = ()
+    mac: tuple[str, ...] = ()
+    key_agreement: tuple[str, ...] = ()
+
+
+def key_algorithms(spec: str, usage: str) -> KeyAlgorithms:
+    """What a key of this spec and usage can do (empty lists are left out by AWS)."""
+    if spec == SYMMETRIC_DEFAULT:
+        return KeyAlgorithms(encryption=ENCRYPTION_ALGORITHMS)
+    if spec in HMAC_SPECS:
+        return KeyAlgorithms(mac=(HMAC_SPECS[spec],))
+    if usage == ENCRYPT_DECRYPT and spec in RSA_SPECS:
+        return KeyAlgorithms(encryption=RSA_ENCRYPTION_ALGORITHMS)
+    if usage == KEY_AGREEMENT:
+        return KeyAlgorithms(key_agreement=(ECDH,))
+    if spec in RSA_SPECS:
+        return KeyAlgorithms(signing=RSA_SIGNING_ALGORITHMS)
+    if spec in ECC_SIGNING:
+        return KeyAlgorithms(signing=(ECC_SIGNING[spec],))
+    if spec == EDWARDS25519:
+        return KeyAlgorithms(signing=ED25519_SIGNING_ALGORITHMS)
+    if spec in ML_DSA_SPECS:
+        return KeyAlgorithms(signing=(ML_DSA_SHAKE_256,))
+    return KeyAlgorithms()

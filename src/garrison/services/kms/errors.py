@@ -160,3 +160,45 @@ class KMSInternalException(AwsError):
     code = "KMSInternalException"
     status = 500
     sender_fault = False
+
+
+class KMSInvalidSignatureException(AwsError):
+    """Verify: the signature is not valid for the message, key and algorithm."""
+
+    code = "KMSInvalidSignatureException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The request was rejected because the signature verification failed. Signature "
+            "verification fails when it cannot confirm that signature was produced by signing "
+            "the specified message with the specified KMS key and signing algorithm."
+        )
+
+
+class KMSInvalidMacException(AwsError):
+    """VerifyMac: the MAC is not valid for the message, key and algorithm."""
+
+    code = "KMSInvalidMacException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The request was rejected because the HMAC verification failed. HMAC verification "
+            "fails when the HMAC computed by using the specified message, HMAC KMS key, and MAC "
+            "algorithm does not match the HMAC specified in the request."
+        )
+
+
+# -- grants (CreateGrant, RetireGrant, RevokeGrant, ListGrants) --------------------------
+class InvalidGrantTokenException(AwsError):
+    """A grant token that is not one KMS issued (malformed)."""
+
+    code = "InvalidGrantTokenException"
+
+    def __init__(self) -> None:
+        super().__init__("The grant token is not valid.")
+
+
+class InvalidGrantIdException(AwsError):
+    """A GrantId that is not a grant id, or names no grant of the key."""
+
+    code = "InvalidGrantIdException"

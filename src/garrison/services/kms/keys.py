@@ -17,15 +17,18 @@ from typing import Generic, TypeVar
 from garrison.api import Call
 from garrison.services.kms import store
 from garrison.services.kms.access import KeyAccess, Target, audit_key
+from garrison.services.kms.asymmetric import new_key_material
 from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.ciphertext import new_material
 from garrison.services.kms.domain import (
     DEFAULT_PENDING_WINDOW_DAYS,
     ENCRYPT_DECRYPT,
+    KEY_SPEC_USAGES,
     MAX_PENDING_WINDOW_DAYS,
     MIN_PENDING_WINDOW_DAYS,
     ORIGIN_AWS_KMS,
     SYMMETRIC_DEFAULT,
+    UNSUPPORTED_KEY_SPECS,
     Key,
     KeyManager,
     KeyState,
@@ -82,8 +85,10 @@ def insert_new_key(
     key_manager: KeyManager,
     rotation_period_days: int | None = None,
     next_rotation_at: datetime | None = None,
+    key_spec: str = SYMMETRIC_DEFAULT,
+    key_usage: str = ENCRYPT_DECRYPT,
 ) -> Key:
-    """Create a symmetric key and its first key material."""
+    """Create a key and its first key material (generated for its key spec)."""
     key_id = key_id or new_key_id()
     first = KeyVersion(key_id, 1, new_material_id(), now, None)
     key = Key(
@@ -91,8 +96,8 @@ def insert_new_key(
         account_id=account_id,
         region=region,
         description=description,
-        key_usage=ENCRYPT_DECRYPT,
-        key_spec=SYMMETRIC_DEFAULT,
+        key_usage=key_usage,
+        key_spec=key_spec,
         origin=ORIGIN_AWS_KMS,
         key_manager=key_manager,
         state=KeyState.ENABLED,
@@ -104,7 +109,8 @@ def insert_new_key(
         next_rotation_at=next_rotation_at,
     )
     store.insert_key(tx, key)
-    store.insert_version(tx, first, new_material())
+    material = new_material() if key_spec == SYMMETRIC_DEFAULT else new_key_material(key_spec)
+    store.insert_version(tx, first, material)
     tx.mark_changed()
     return key
 
@@ -124,6 +130,26 @@ def check_tag_count(count: int) -> None:
     if count > MAX_TAGS_PER_KEY:
         raise LimitExceededException(
             f"The request was rejected because a KMS key can have at most {MAX_TAGS_PER_KEY} tags."
+        )
+
+
+def check_spec_and_usage(spec: str, usage: str, *, explicit_usage: bool) -> None:
+    """AWS's errors for a KeySpec this release does not create, or a KeyUsage it does not admit."""
+    if spec in UNSUPPORTED_KEY_SPECS:
+        raise UnsupportedOperationException(
+            f"KeySpec {spec} is not supported by this Garrison release: "
+            f"{UNSUPPORTED_KEY_SPECS[spec]}."
+        )
+    allowed = KEY_SPEC_USAGES.get(spec)
+    if allowed is None:  # a spec of a newer model than the pinned one
+        raise UnsupportedOperationException(
+            f"KeySpec {spec} is not supported by this Garrison release."
+        )
+    if usage not in allowed:
+        hint = "" if explicit_usage else " KeyUsage is required for this KeySpec."
+        raise ValidationException(
+            f"KeyUsage {usage} is not compatible with KeySpec {spec}; "
+            f"valid usages: {', '.join(allowed)}.{hint}"
         )
 
 
@@ -214,16 +240,7 @@ class KeyUseCases:
                 f"Origin {key_origin} is not supported by this Garrison release; "
                 f"only {ORIGIN_AWS_KMS} keys can be created."
             )
-        if spec != SYMMETRIC_DEFAULT:
-            raise UnsupportedOperationException(
-                f"KeySpec {spec} is not supported by this Garrison release yet (planned); "
-                f"only {SYMMETRIC_DEFAULT} keys can be created."
-            )
-        if usage != ENCRYPT_DECRYPT:
-            raise UnsupportedOperationException(
-                f"KeyUsage {usage} is not supported by this Garrison release yet (planned); "
-                f"{SYMMETRIC_DEFAULT} keys are {ENCRYPT_DECRYPT}."
-            )
+        check_spec_and_usage(spec, usage, explicit_usage=key_usage is not None)
         if multi_region:
             raise UnsupportedOperationException(
                 "Multi-Region keys are not supported by this Garrison release yet (planned)."
@@ -252,6 +269,8 @@ class KeyUseCases:
             description=description,
             policy=document,
             key_manager=KeyManager.CUSTOMER,
+            key_spec=spec,
+            key_usage=usage,
         )
         store.put_tags(call.tx, key.key_id, requested_tags)
         audit_key(call, key.arn)

@@ -3,13 +3,14 @@
 The pipeline has authenticated the caller and validated the request against
 botocore's KMS model; each handler here maps the request dict (model member
 names) onto a `KmsService` use case and builds the response dict. Wire shapes
-live only in this module.
+live only in this module (and asymmetric_wire.py, its part for asymmetric keys).
 
 Every request member of an operation is handled (`HANDLED`). A member the
 pinned model has but this table does not (a newer model) is refused with
 UnsupportedOperationException naming it, never dropped. Operations of the model
-that are not in `handlers()` (grants, custom key stores, asymmetric and HMAC
-operations, import, multi-Region) are answered by the pipeline as unsupported.
+that are not in `handlers()` (grants, custom key stores, import, multi-Region)
+are answered by the pipeline as unsupported. The asymmetric and HMAC key
+operations' wire shapes are in asymmetric_wire.py.
 
 For the scheduler and other services the provider also exposes the jobs (bound
 to its cache), `get_or_create_aws_managed_key` and `clear_caches`.
@@ -26,15 +27,19 @@ from garrison.clock import Clock
 from garrison.iam.authorizer import Authorizer
 from garrison.services.common.handlers import guarded_handlers
 from garrison.services.kms import jobs
+from garrison.services.kms.asymmetric_wire import AsymmetricHandlers
 from garrison.services.kms.domain import (
-    ENCRYPTION_ALGORITHMS,
     SYMMETRIC_DEFAULT,
     Alias,
     Key,
     KeyState,
+    key_algorithms,
 )
+from garrison.services.kms.grant_domain import Grant
+from garrison.services.kms.grants import check_grant_tokens
 from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import Page
+from garrison.services.kms.quotas import RequestQuotas, RequestThrottle
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS
 from garrison.services.kms.service import (
     DEFAULT_MAX_ALIASES,
@@ -84,6 +89,23 @@ HANDLED: dict[str, frozenset[str]] = {
         "GetKeyRotationStatus": "KeyId",
         "RotateKeyOnDemand": "KeyId",
         "ListKeyRotations": "KeyId IncludeKeyMaterial Limit Marker",
+        # grants (grants.py)
+        "CreateGrant": "KeyId GranteePrincipal RetiringPrincipal Operations Constraints "
+        "GrantTokens Name DryRun",
+        "ListGrants": "Limit Marker KeyId GrantId GranteePrincipal",
+        "ListRetirableGrants": "Limit Marker RetiringPrincipal",
+        "RetireGrant": "GrantToken KeyId GrantId DryRun",
+        "RevokeGrant": "KeyId GrantId DryRun",
+        # asymmetric and HMAC keys (asymmetric.py, asymmetric_wire.py)
+        "GetPublicKey": "KeyId GrantTokens",
+        "Sign": "KeyId Message MessageType GrantTokens SigningAlgorithm DryRun",
+        "Verify": "KeyId Message MessageType Signature SigningAlgorithm GrantTokens DryRun",
+        "GenerateMac": "Message KeyId MacAlgorithm GrantTokens DryRun",
+        "VerifyMac": "Message KeyId MacAlgorithm Mac GrantTokens DryRun",
+        "GenerateDataKeyPair": "EncryptionContext KeyId KeyPairSpec GrantTokens Recipient DryRun",
+        "GenerateDataKeyPairWithoutPlaintext": "EncryptionContext KeyId KeyPairSpec GrantTokens "
+        "DryRun",
+        "DeriveSharedSecret": "KeyId KeyAgreementAlgorithm PublicKey GrantTokens DryRun Recipient",
     }.items()
 }
 
@@ -94,6 +116,8 @@ READ_ONLY = frozenset(
         "ListKeyRotations", "GetKeyPolicy", "GetKeyRotationStatus", "GetKeyLastUsage",
         "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+        "GetPublicKey", "Sign", "Verify", "GenerateMac", "VerifyMac", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "DeriveSharedSecret",
     }
 )  # fmt: skip
 
@@ -113,10 +137,19 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeyManager": key.key_manager.value,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
-        "EncryptionAlgorithms": list(ENCRYPTION_ALGORITHMS),
         "MultiRegion": False,
         "CurrentKeyMaterialId": key.current_material_id,
     }
+    # AWS lists only the algorithm kinds a key has (HMAC keys: MacAlgorithms only).
+    algorithms = key_algorithms(key.key_spec, key.key_usage)
+    for member, values in (
+        ("EncryptionAlgorithms", algorithms.encryption),
+        ("SigningAlgorithms", algorithms.signing),
+        ("MacAlgorithms", algorithms.mac),
+        ("KeyAgreementAlgorithms", algorithms.key_agreement),
+    ):
+        if values:
+            md[member] = list(values)
     if key.state is KeyState.PENDING_DELETION:
         # PendingDeletionWindowInDays is only for multi-Region primaries in
         # PendingReplicaDeletion, as AWS documents; a plain key shows DeletionDate.
@@ -154,6 +187,7 @@ class KmsProvider:
         max_aliases: int = DEFAULT_MAX_ALIASES,
         max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
         aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
+        quotas: RequestQuotas | None = None,
     ) -> None:
         self.clock = clock
         self.kms = KmsService(
@@ -163,6 +197,7 @@ class KmsProvider:
             max_on_demand_rotations=max_on_demand_rotations,
             aws_managed_policy=aws_managed_policy,
         )
+        self.throttle = RequestThrottle(quotas or RequestQuotas(), clock.time, self.kms.cache)
         self._handlers: dict[str, Callable[[Call, Request], Response | None]] = {
             "CreateKey": self.create_key,
             "DescribeKey": self.describe_key,
@@ -194,15 +229,25 @@ class KmsProvider:
             "GetKeyRotationStatus": self.get_key_rotation_status,
             "RotateKeyOnDemand": self.rotate_key_on_demand,
             "ListKeyRotations": self.list_key_rotations,
+            # grants
+            "CreateGrant": self.create_grant,
+            "ListGrants": self.list_grants,
+            "ListRetirableGrants": self.list_retirable_grants,
+            "RetireGrant": self.retire_grant,
+            "RevokeGrant": self.revoke_grant,
         }
+        # asymmetric and HMAC keys: GetPublicKey, Sign, Verify, MACs, key pairs, ECDH
+        self._handlers.update(AsymmetricHandlers(self.kms).handlers())
 
     # -- the Provider protocol ---------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
         # CloudTrail records no responseElements for KMS's read-only calls.
-        return guarded_handlers(self._handlers, HANDLED, self.is_read_only)
+        guarded = guarded_handlers(self._grant_tokens_checked(), HANDLED, self.is_read_only)
+        # Every call first charges its request quota (ThrottlingException past it).
+        return self.throttle.charged(guarded)
 
     def is_read_only(self, operation: str) -> bool:
-        return operation in READ_ONLY
+        return operation in READ_ONLY or operation in ("ListGrants", "ListRetirableGrants")
 
     # -- for the scheduler, the node and other services ---------------------------------
     def clear_caches(self) -> None:
@@ -304,7 +349,24 @@ class KmsProvider:
         return out
 
     # -- cryptographic operations ----------------------------------------------------------
+    def _asymmetric(self, call: Call, key_id: str | None) -> bool:
+        """Whether `key_id` names an asymmetric key (whose Encrypt/Decrypt is RSA-OAEP)."""
+        if not key_id:
+            return False
+        target = self.kms.access.find(call, key_id, aliases=True)
+        return target.key.key_spec != SYMMETRIC_DEFAULT
+
     def encrypt(self, call: Call, r: Request) -> Response:
+        if self._asymmetric(call, r["KeyId"]):
+            arn, blob, algorithm = self.kms.asymmetric.encrypt(
+                call,
+                r["KeyId"],
+                r["Plaintext"],
+                encryption_context=r.get("EncryptionContext"),
+                encryption_algorithm=r.get("EncryptionAlgorithm"),
+                dry_run=bool(r.get("DryRun")),
+            )
+            return {"CiphertextBlob": blob, "KeyId": arn, "EncryptionAlgorithm": algorithm}
         sealed = self.kms.crypto.encrypt(
             call,
             r["KeyId"],
@@ -321,6 +383,21 @@ class KmsProvider:
         }
 
     def decrypt(self, call: Call, r: Request) -> Response:
+        if r.get("Recipient") is None and self._asymmetric(call, r.get("KeyId")):
+            arn, plaintext, algorithm, material_id = self.kms.asymmetric.decrypt(
+                call,
+                r["KeyId"],
+                r.get("CiphertextBlob"),
+                encryption_context=r.get("EncryptionContext"),
+                encryption_algorithm=r.get("EncryptionAlgorithm"),
+                dry_run=bool(r.get("DryRun")),
+            )
+            return {
+                "KeyId": arn,
+                "Plaintext": plaintext,
+                "EncryptionAlgorithm": algorithm,
+                "KeyMaterialId": material_id,
+            }
         opened = self.kms.crypto.decrypt(
             call,
             r.get("CiphertextBlob"),
@@ -488,3 +565,84 @@ class KmsProvider:
                 item["RotationType"] = version.rotation_type.value
             entries.append(item)
         return _paged("Rotations", page, entries)
+
+    # -- grants (grants.py) ------------------------------------------------------------------
+    def _grant_tokens_checked(self) -> dict[str, Callable[[Call, Request], Response | None]]:
+        """Every operation with GrantTokens refuses a malformed token first
+        (InvalidGrantTokenException); a well-formed one needs nothing more."""
+
+        def checked(
+            handler: Callable[[Call, Request], Response | None],
+        ) -> Callable[[Call, Request], Response | None]:
+            def run(call: Call, r: Request) -> Response | None:
+                check_grant_tokens(r.get("GrantTokens"))
+                return handler(call, r)
+
+            return run
+
+        return {
+            name: checked(handler) if "GrantTokens" in HANDLED.get(name, ()) else handler
+            for name, handler in self._handlers.items()
+        }
+
+    def create_grant(self, call: Call, r: Request) -> Response:
+        grant, token = self.kms.grants.create_grant(
+            call,
+            r["KeyId"],
+            grantee_principal=r["GranteePrincipal"],
+            operations=r["Operations"],
+            retiring_principal=r.get("RetiringPrincipal"),
+            constraints=r.get("Constraints"),
+            grant_tokens=r.get("GrantTokens"),
+            name=r.get("Name"),
+            dry_run=bool(r.get("DryRun")),
+        )
+        return {"GrantToken": token, "GrantId": grant.grant_id}
+
+    def list_grants(self, call: Call, r: Request) -> Response:
+        page = self.kms.grants.list_grants(
+            call,
+            r["KeyId"],
+            grant_id=r.get("GrantId"),
+            grantee_principal=r.get("GranteePrincipal"),
+            limit=r.get("Limit"),
+            marker=r.get("Marker"),
+        )
+        return _paged("Grants", page, [grant_entry(g) for g in page.items])
+
+    def list_retirable_grants(self, call: Call, r: Request) -> Response:
+        page = self.kms.grants.list_retirable_grants(
+            call, r["RetiringPrincipal"], limit=r.get("Limit"), marker=r.get("Marker")
+        )
+        return _paged("Grants", page, [grant_entry(g) for g in page.items])
+
+    def retire_grant(self, call: Call, r: Request) -> None:
+        self.kms.grants.retire_grant(
+            call,
+            grant_token=r.get("GrantToken"),
+            key_id=r.get("KeyId"),
+            grant_id=r.get("GrantId"),
+            dry_run=bool(r.get("DryRun")),
+        )
+
+    def revoke_grant(self, call: Call, r: Request) -> None:
+        self.kms.grants.revoke_grant(call, r["KeyId"], r["GrantId"], dry_run=bool(r.get("DryRun")))
+
+
+def grant_entry(grant: Grant) -> dict[str, Any]:
+    """GrantListEntry as ListGrants and ListRetirableGrants return it."""
+    entry: dict[str, Any] = {
+        "KeyId": grant.key_arn,
+        "GrantId": grant.grant_id,
+        "CreationDate": grant.created_at,
+        "GranteePrincipal": grant.grantee_principal,
+        "IssuingAccount": f"arn:aws:iam::{grant.issuing_account}:root",
+        "Operations": list(grant.operations),
+    }
+    if grant.name is not None:
+        entry["Name"] = grant.name
+    if grant.retiring_principal is not None:
+        entry["RetiringPrincipal"] = grant.retiring_principal
+    if grant.constraint is not None:
+        entry["Constraints"] = {grant.constraint.kind.value: dict(grant.constraint.context)}
+    return entry

@@ -20,11 +20,16 @@ from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.ciphertext import new_material
 from garrison.services.kms.domain import (
     DEFAULT_ROTATION_PERIOD_DAYS,
+    SYMMETRIC_DEFAULT,
     Key,
     KeyVersion,
     RotationType,
 )
-from garrison.services.kms.errors import InvalidMarkerException, LimitExceededException
+from garrison.services.kms.errors import (
+    InvalidMarkerException,
+    LimitExceededException,
+    UnsupportedOperationException,
+)
 from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
 from garrison.services.kms.keys import Page, new_material_id, unsupported_for_aws_managed
 from garrison.storage.writer import Tx
@@ -42,6 +47,15 @@ def rotate_key(tx: Tx, cache: KmsCache, key: Key, now: datetime, *, automatic: b
     cache.invalidate_key(tx, key.key_id)
     tx.mark_changed()
     return rotated
+
+
+def symmetric_only(key: Key, operation: str) -> None:
+    """AWS rotates symmetric encryption keys only: asymmetric and HMAC keys refuse it."""
+    if key.key_spec != SYMMETRIC_DEFAULT:
+        raise UnsupportedOperationException(
+            f"{key.arn} has key spec {key.key_spec}; {operation} applies to symmetric "
+            "encryption KMS keys only."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,7 @@ class RotationUseCases:
         )
         key = target.key.enable_rotation(call.ctx.now, period)
         unsupported_for_aws_managed(target.key, "EnableKeyRotation")
+        symmetric_only(target.key, "EnableKeyRotation")
         self._save(call, key)
 
     def disable_key_rotation(self, call: Call, key_id: str) -> None:
@@ -77,6 +92,7 @@ class RotationUseCases:
         self.access.authorize(call, target, "kms:DisableKeyRotation")
         key = target.key.disable_rotation()
         unsupported_for_aws_managed(target.key, "DisableKeyRotation")
+        symmetric_only(target.key, "DisableKeyRotation")
         self._save(call, key)
 
     def get_key_rotation_status(self, call: Call, key_id: str) -> Key:
@@ -90,6 +106,7 @@ class RotationUseCases:
         key = target.key
         key.require("RotateKeyOnDemand")
         unsupported_for_aws_managed(key, "RotateKeyOnDemand")
+        symmetric_only(key, "RotateKeyOnDemand")
         done = store.count_rotations(call.tx, key.key_id, RotationType.ON_DEMAND)
         if done >= self.max_on_demand_rotations:
             raise LimitExceededException(

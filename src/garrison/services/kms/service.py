@@ -6,6 +6,9 @@
      │                               Get/Put/ListKeyPolicies, tags, GetKeyLastUsage
      ├── aliases   AliasUseCases     Create/Update/Delete/ListAliases
      ├── crypto    CryptoUseCases    Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom
+     ├── asymmetric AsymmetricUseCases GetPublicKey, Sign, Verify, RSA Encrypt/Decrypt,
+     │                               Generate/VerifyMac, GenerateDataKeyPair*, DeriveSharedSecret
+     ├── grants    GrantUseCases     Create/List/Retire/RevokeGrant, ListRetirableGrants
      ├── rotation  RotationUseCases  Enable/Disable/GetKeyRotation*, RotateKeyOnDemand,
      │                               ListKeyRotations
      └── get_or_create_aws_managed_key   alias/aws/<service> for other Garrison services
@@ -28,6 +31,7 @@ from garrison.iam.authorizer import Authorizer
 from garrison.services.kms import store
 from garrison.services.kms.access import KeyAccess
 from garrison.services.kms.aliases import AliasUseCases, insert_alias
+from garrison.services.kms.asymmetric import AsymmetricUseCases
 from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.cryptographic import CryptoUseCases
 from garrison.services.kms.domain import (
@@ -37,6 +41,7 @@ from garrison.services.kms.domain import (
     Key,
     KeyManager,
 )
+from garrison.services.kms.grants import DEFAULT_MAX_GRANTS_PER_KEY, GrantUseCases
 from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import KeyUseCases, insert_new_key
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS, RotationUseCases
@@ -59,6 +64,7 @@ class KmsService:
         max_aliases: int = DEFAULT_MAX_ALIASES,
         max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
         aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
+        max_grants_per_key: int = DEFAULT_MAX_GRANTS_PER_KEY,
     ) -> None:
         self.cache = KmsCache()
         self.access = KeyAccess(self.cache, authorizer or Authorizer())
@@ -69,10 +75,15 @@ class KmsService:
             self.access, self.cache, max_on_demand_rotations=max_on_demand_rotations
         )
         self.aws_managed_policy = aws_managed_policy
+        # grants (CreateGrant ...); authorisation reads them in `access.granted`
+        self.grants = GrantUseCases(self.access, max_grants_per_key=max_grants_per_key)
+        # asymmetric and HMAC keys: Sign/Verify, GetPublicKey, MACs, key pairs, ECDH
+        self.asymmetric = AsymmetricUseCases(self.access, self.cache)
 
     def clear_caches(self) -> None:
         """Forget every cached key, alias and key material (another node changed state)."""
         self.cache.clear()
+        self.asymmetric.clear()
 
     def get_or_create_aws_managed_key(
         self, tx: Tx, account_id: str, region: str, service_name: str, now: datetime

@@ -135,10 +135,12 @@ def update_key(tx: Tx, key: Key, *, expected_state: KeyState | None = None) -> b
 
 
 def delete_key(tx: Tx, key_id: str) -> None:
-    """Delete a key with its material, tags and every alias that points to it."""
+    """Delete a key with its material, tags, grants and every alias that points to it."""
     tx.execute(delete(_aliases).where(_aliases.c.target_key_id == key_id))
     tx.execute(delete(_tags).where(_tags.c.key_id == key_id))
     tx.execute(delete(_versions).where(_versions.c.key_id == key_id))
+    # grants go with their key (the grants helper's table, schema.kms_grants)
+    tx.execute(delete(schema.kms_grants).where(schema.kms_grants.c.key_id == key_id))
     tx.execute(delete(_keys).where(_keys.c.key_id == key_id))
 
 
