@@ -95,7 +95,13 @@ def pg_rows(url: str) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
 
 
 def pg_files(url: str) -> bytes | None:
-    """The database's heap files and the cluster's WAL, if this machine can read them."""
+    """The database's heap files and the cluster's WAL, if this machine can read them.
+
+    The WAL is read first: a row missing from a heap file read afterwards can
+    only be one a checkpoint has not written yet, and such a row's WAL is kept
+    until that checkpoint ends. (Heap first, then WAL, misses rows when a
+    checkpoint ends in between and its old segments are reused.)
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT current_setting('data_directory'), oid FROM pg_database "
@@ -104,7 +110,7 @@ def pg_files(url: str) -> bytes | None:
     assert row is not None
     data_dir, oid = Path(row[0]), row[1]
     try:
-        files = [*(data_dir / "base" / str(oid)).iterdir(), *(data_dir / "pg_wal").iterdir()]
+        files = [*(data_dir / "pg_wal").iterdir(), *(data_dir / "base" / str(oid)).iterdir()]
     except OSError:
         return None  # a remote or unreadable cluster: the row dump still ran
     chunks = []
