@@ -1,38 +1,55 @@
-"""KMS Encrypt/Decrypt throughput: Garrison against a bare ASGI app and moto_server.
+"""KMS throughput: Garrison against a bare ASGI app and moto_server.
+
+Operations: Encrypt, Decrypt, Sign and Verify (ECC_NIST_P256), GenerateDataKey.
 
 One run starts, one after the other (never two at once, so each has the machine):
 
     (i)   Garrison with default settings: `garrison server` (not --dev) on a fresh
           data directory, so SQLite in WAL mode with synchronous=FULL and the audit
-          trail on; the root credentials are the ones it prints on first start
+          trail on; the root credentials are the ones it prints on first start. Only
+          the KMS request quotas are switched off (rate 0): the benchmark measures
+          the server, not the quota (ECC's default is 1,000 Sign/Verify a second)
     (ii)  a bare ASGI app on the same stack (uvicorn + uvloop + httptools), which
           reads the body and answers a small JSON document (benchmarks/bare_asgi.py)
     (iii) moto_server (moto[server], the `bench` extra)
 
-For (i) and (iii) it creates a key, then pre-signs ``--requests`` distinct Encrypt
-requests (random plaintexts) and as many Decrypt requests (ciphertexts made
-through that target) with botocore's SigV4Auth. A signature stays valid for 15
-minutes, so the requests are written once into a wrk Lua script that cycles
-through them. wrk (one thread; the machine has two cores, which wrk and the server
-share; nothing is pinned) then replays them with ``--connections`` connections
-for ``--duration`` seconds per target and operation, after a ``--warmup``. The
-bare app gets the Encrypt requests.
+For (i) and (iii) it creates a symmetric key and an ECC_NIST_P256 SIGN_VERIFY
+key, then pre-signs with botocore's SigV4Auth ``--requests`` distinct requests of
+each operation:
+
+    Encrypt          random plaintexts (symmetric key)
+    Decrypt          ciphertexts made through that target
+    Sign             random messages, MessageType RAW, ECDSA_SHA_256 (ECC key)
+    Verify           signatures of random messages made through that target
+    GenerateDataKey  KeySpec AES_256 (symmetric key); the body is the same for every
+                     call, so each request carries its own amz-sdk-invocation-id
+                     header (signed, as botocore sends one with every call)
+
+A signature stays valid for 15 minutes, so the requests are written once into a
+wrk Lua script that cycles through them. Before a run, one of its requests is
+sent on its own and must be answered 200 with the operation's result (for
+Verify, SignatureValid true). wrk (one thread; the machine has two cores, which
+wrk and the server share; nothing is pinned) then replays them with
+``--connections`` connections for ``--duration`` seconds per target and
+operation, after a ``--warmup``. The bare app gets the Encrypt requests; every
+operation's ratio to it is printed.
 
 Garrison is also measured with Encrypt requests signed by an IAM user holding
 10 managed policies with 50 statements in all (issue 3: within 15% of root's).
 
 Printed: requests/s, p50 and p99 latency, the ratios Garrison/bare and
-Garrison/moto, and PASS/FAIL for the targets of issues 2 and 3:
+Garrison/moto for each operation, and PASS/FAIL for the targets of issues 2 and 3:
 
     Garrison Encrypt >= 25% of bare ASGI requests/s, >= 10x moto_server requests/s,
     p99 <= 10 ms at 32 connections; no non-2xx and no socket errors on any target;
     Garrison's audit trail grows by exactly the number of requests it was sent
 
 The audit check counts ``audit_events`` rows in Garrison's SQLite file before and
-after each wrk run. wrk stops with up to one request in flight per connection:
-the server still answers (and audits) those, to a closed socket, so the trail
-must grow by exactly the requests wrk *sent* (counted by the Lua script), which
-is wrk's count of responses (non-2xx included) plus the ones in flight at the stop.
+after each Garrison wrk run (every operation, warm-ups included). wrk stops with
+up to one request in flight per connection: the server still answers (and
+audits) those, to a closed socket, so the trail must grow by exactly the
+requests wrk *sent* (counted by the Lua script), which is wrk's count of
+responses (non-2xx included) plus the ones in flight at the stop.
 
     python benchmarks/kms_throughput.py [--duration 10] [--connections 32]
         [--requests 1000] [--warmup 2] [--skip bare|moto] [--json FILE]
@@ -68,6 +85,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -85,6 +103,17 @@ HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 RESULT_MARK = "WRK-RESULT "
 USER_AGENT = "garrison-benchmark/wrk"
+SIGNING_ALGORITHM = "ECDSA_SHA_256"  # the one AWS pairs with ECC_NIST_P256
+# The benchmark measures the server, not the quota: every request quota off.
+QUOTAS_OFF = [f"--kms-{kind}-request-rate=0" for kind in ("symmetric", "rsa", "ecc", "ml-dsa")]
+# What a correct answer to each operation holds: (member, value or None for any).
+EXPECTED: dict[str, tuple[str, object]] = {
+    "Encrypt": ("CiphertextBlob", None),
+    "Decrypt": ("Plaintext", None),
+    "Sign": ("Signature", None),
+    "Verify": ("SignatureValid", True),
+    "GenerateDataKey": ("CiphertextBlob", None),
+}
 
 # wrk's side: cycle through the pre-signed requests, count what was sent, report.
 LUA_TEMPLATE = """
@@ -235,8 +264,13 @@ class Target:
         )
 
 
-def _raw_request(target: Target, operation: str, payload: dict[str, Any]) -> bytes:
-    """One SigV4-signed KMS request, as the bytes wrk writes to the socket."""
+def _raw_request(
+    target: Target, operation: str, payload: dict[str, Any], extra: dict[str, str] | None = None
+) -> bytes:
+    """One SigV4-signed KMS request, as the bytes wrk writes to the socket.
+
+    `extra` headers are signed with the rest (SigV4Auth signs every header it sees).
+    """
     body = json.dumps(payload, separators=(",", ":")).encode()
     request = AWSRequest(
         method="POST",
@@ -245,6 +279,7 @@ def _raw_request(target: Target, operation: str, payload: dict[str, Any]) -> byt
         headers={
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": f"TrentService.{operation}",
+            **(extra or {}),
         },
     )
     SigV4Auth(target.credentials, "kms", REGION).add_auth(request)
@@ -283,6 +318,105 @@ def decrypt_requests(target: Target, n: int, plaintext_bytes: int) -> list[bytes
         _raw_request(target, "Decrypt", {"CiphertextBlob": base64.b64encode(b).decode()})
         for b in blobs
     ]
+
+
+def sign_requests(target: Target, n: int, message_bytes: int) -> list[bytes]:
+    """`n` Sign requests of random messages (RAW) with the target's ECC key."""
+    return [
+        _raw_request(
+            target,
+            "Sign",
+            {
+                "KeyId": target.key_id,
+                "Message": base64.b64encode(secrets.token_bytes(message_bytes)).decode(),
+                "MessageType": "RAW",
+                "SigningAlgorithm": SIGNING_ALGORITHM,
+            },
+        )
+        for _ in range(n)
+    ]
+
+
+def verify_requests(target: Target, n: int, message_bytes: int) -> list[bytes]:
+    """`n` Verify requests, each of a distinct message and a signature the target made."""
+    client = target.client()
+
+    def one(_: int) -> tuple[bytes, bytes]:
+        message = secrets.token_bytes(message_bytes)
+        signed = client.sign(
+            KeyId=target.key_id,
+            Message=message,
+            MessageType="RAW",
+            SigningAlgorithm=SIGNING_ALGORITHM,
+        )
+        return message, bytes(signed["Signature"])
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = list(pool.map(one, range(n)))
+    return [
+        _raw_request(
+            target,
+            "Verify",
+            {
+                "KeyId": target.key_id,
+                "Message": base64.b64encode(message).decode(),
+                "MessageType": "RAW",
+                "Signature": base64.b64encode(signature).decode(),
+                "SigningAlgorithm": SIGNING_ALGORITHM,
+            },
+        )
+        for message, signature in pairs
+    ]
+
+
+def data_key_requests(target: Target, n: int) -> list[bytes]:
+    """`n` GenerateDataKey (AES_256) requests, told apart by a signed invocation id
+    as botocore's own calls are: the body alone would be the same every time."""
+    payload = {"KeyId": target.key_id, "KeySpec": "AES_256"}
+    return [
+        _raw_request(
+            target, "GenerateDataKey", payload, {"amz-sdk-invocation-id": str(uuid.uuid4())}
+        )
+        for _ in range(n)
+    ]
+
+
+def workloads(target: Target, signer: Target, n: int, nbytes: int) -> dict[str, list[bytes]]:
+    """Every operation's pre-signed requests, in the order they are measured."""
+    return {
+        "Encrypt": encrypt_requests(target, n, nbytes),
+        "Decrypt": decrypt_requests(target, n, nbytes),
+        "Sign": sign_requests(signer, n, nbytes),
+        "Verify": verify_requests(signer, n, nbytes),
+        "GenerateDataKey": data_key_requests(target, n),
+    }
+
+
+def probe(endpoint: str, request: bytes, operation: str | None) -> None:
+    """Send one pre-signed `request` on its own; stop unless it is answered 200 and,
+    for a KMS `operation`, with the member (and value) a correct answer holds."""
+    host, port = endpoint.split("://", 1)[1].rsplit(":", 1)
+    line, rest = request.split(b"\r\n", 1)
+    # Connection is not a signed header: adding it leaves the signature valid.
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(line + b"\r\nConnection: close\r\n" + rest)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"?"
+    ok = status == b"200"
+    if ok and operation is not None:
+        member, value = EXPECTED[operation]
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = {}
+        ok = member in answer and (value is None or answer[member] == value)
+    if not ok:
+        raise SystemExit(
+            f"{endpoint} {operation or ''}: unexpected answer {status.decode()}: {body[:300]!r}"
+        )
 
 
 def _lua_string(data: bytes) -> str:
@@ -421,7 +555,7 @@ def profiling(
 
 def start_garrison(work: Path, command: list[str]) -> tuple[Server, Target, Path]:
     data_dir = work / "garrison-data"
-    cmd = [*command, "server", "--data-dir", str(data_dir), "--port", "0"]
+    cmd = [*command, "server", "--data-dir", str(data_dir), "--port", "0", *QUOTAS_OFF]
     server = _start(
         "garrison", cmd, re.compile(r"Garrison listening on (http://\S+)"), work / "garrison.log"
     )
@@ -471,9 +605,14 @@ def start_bare(work: Path) -> Server:
     return server
 
 
-def with_key(target: Target) -> Target:
-    key = target.client().create_key(Description="benchmark key")["KeyMetadata"]["KeyId"]
-    return Target(target.endpoint, target.credentials, key)
+def with_key(target: Target, **create: str) -> Target:
+    """`target` with a new key (symmetric unless `create` says otherwise)."""
+    key = target.client().create_key(Description="benchmark key", **create)["KeyMetadata"]
+    return Target(target.endpoint, target.credentials, key["KeyId"])
+
+
+def with_signing_key(target: Target) -> Target:
+    return with_key(target, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
 
 
 def as_iam_user(target: Target) -> Target:
@@ -531,7 +670,7 @@ def _fmt_run(run: Run) -> str:
     audit = "" if run.audit_growth is None else f"{run.audit_growth:>8}"
     cpu = "" if run.server_cpu is None else f"{run.server_cpu:>5.2f}"
     return (
-        f"{run.target:<12} {run.operation:<8} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
+        f"{run.target:<12} {run.operation:<15} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
         f"{run.p99_ms:>8.2f} {run.max_ms:>8.1f} {run.responses:>9} {run.sent:>9} "
         f"{run.non2xx:>6} {run.socket_errors:>6} {audit:>8} {cpu}"
     )
@@ -570,8 +709,8 @@ def main() -> int:
 
     def measure(name: str, url: str, op: str, reqs: list[bytes], db: Path | None = None) -> Run:
         nonlocal audit_ok
+        probe(url, reqs[0], None if name == "bare" else op)  # before any audit count
         script = write_lua(work / f"{name}-{op}.lua", reqs)
-        opts = {"duration": args.duration, "connections": args.connections}
         if args.warmup > 0:
             before = audit_count(db) if db else 0
             warm = wrk(url, script, duration=args.warmup, connections=args.connections)
@@ -593,7 +732,7 @@ def main() -> int:
             gil=args.profile_gil,
             rate=args.profile_rate,
         ):
-            run = wrk(url, script, **opts)  # type: ignore[arg-type]
+            run = wrk(url, script, duration=args.duration, connections=args.connections)
         if pid:
             run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
         run.target, run.operation = name, op
@@ -606,7 +745,7 @@ def main() -> int:
 
     server_pids: dict[str, int] = {}
     header = (
-        f"{'target':<12} {'op':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'target':<12} {'op':<15} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
     )
     print(header, flush=True)
@@ -615,10 +754,10 @@ def main() -> int:
         server_pids["garrison"] = server.proc.pid
         try:
             target = with_key(target)
-            enc = encrypt_requests(target, args.requests, args.plaintext_bytes)
-            dec = decrypt_requests(target, args.requests, args.plaintext_bytes)
-            measure("garrison", target.endpoint, "Encrypt", enc, db)
-            measure("garrison", target.endpoint, "Decrypt", dec, db)
+            ops = workloads(target, with_signing_key(target), args.requests, args.plaintext_bytes)
+            enc = ops["Encrypt"]
+            for op, reqs in ops.items():
+                measure("garrison", target.endpoint, op, reqs, db)
             user = as_iam_user(target)
             user_enc = encrypt_requests(user, args.requests, args.plaintext_bytes)
             server_pids["garrison-iam"] = server.proc.pid
@@ -637,10 +776,14 @@ def main() -> int:
             server_pids["moto"] = moto.proc.pid
             try:
                 moto_target = with_key(moto_target)
-                menc = encrypt_requests(moto_target, args.requests, args.plaintext_bytes)
-                mdec = decrypt_requests(moto_target, args.requests, args.plaintext_bytes)
-                measure("moto", moto_target.endpoint, "Encrypt", menc)
-                measure("moto", moto_target.endpoint, "Decrypt", mdec)
+                mops = workloads(
+                    moto_target,
+                    with_signing_key(moto_target),
+                    args.requests,
+                    args.plaintext_bytes,
+                )
+                for op, reqs in mops.items():
+                    measure("moto", moto_target.endpoint, op, reqs)
             finally:
                 moto.stop()
     finally:
@@ -651,20 +794,26 @@ def main() -> int:
 
 def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     by = {(r.target, r.operation): r for r in runs}
-    g_enc, g_dec = by[("garrison", "Encrypt")], by[("garrison", "Decrypt")]
+    g_enc = by[("garrison", "Encrypt")]
     g_iam = by[("garrison-iam", "Encrypt")]
     bare = by.get(("bare", "Encrypt"))
-    m_enc, m_dec = by.get(("moto", "Encrypt")), by.get(("moto", "Decrypt"))
+    m_enc = by.get(("moto", "Encrypt"))
+    g_ops = [r for r in runs if r.target == "garrison"]
     print()
     print("settings:")
     print(
         f"  wrk 1 thread, {args.connections} connections, {args.duration:g} s per run after "
         f"{args.warmup:g} s warm-up; {args.requests} distinct signed requests per target and "
-        f"operation, cycled; {args.plaintext_bytes}-byte plaintexts"
+        f"operation, cycled; {args.plaintext_bytes}-byte plaintexts and messages; Sign and "
+        f"Verify with an ECC_NIST_P256 key ({SIGNING_ALGORITHM}, RAW); GenerateDataKey AES_256"
     )
     print(
         "  garrison: `garrison server --data-dir <fresh dir> --port 0` (not --dev; default "
         "settings: SQLite WAL, synchronous=FULL, audit on; root credentials as printed)"
+    )
+    print(
+        f"  garrison request quotas off: {' '.join(QUOTAS_OFF)} (the benchmark measures the "
+        "server, not the quota)"
     )
     print("  bare: benchmarks/bare_asgi.py on uvicorn + uvloop + httptools, no access log")
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug)")
@@ -683,11 +832,12 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print()
     checks: list[tuple[str, bool | None]] = []
     if bare is not None:
-        for run in (g_enc, g_dec):
+        for run in g_ops:
             ratio = run.rps / bare.rps
             print(f"  Garrison {run.operation} / bare ASGI: {ratio:6.1%}")
         checks.append(("Garrison Encrypt >= 25% of bare ASGI req/s", g_enc.rps >= 0.25 * bare.rps))
-    for run, moto in ((g_enc, m_enc), (g_dec, m_dec)):
+    for run in g_ops:
+        moto = by.get(("moto", run.operation))
         if moto is not None:
             print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
     if m_enc is not None:
@@ -704,7 +854,9 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print()
     for label, ok in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {label}")
-    print(f"  info  Garrison Decrypt p99 {g_dec.p99_ms:.2f} ms")
+    for run in g_ops:
+        if run is not g_enc:
+            print(f"  info  Garrison {run.operation} p99 {run.p99_ms:.2f} ms")
     if args.json:
         args.json.write_text(
             json.dumps({"runs": [vars(r) for r in runs], "checks": dict(checks)}, indent=2)

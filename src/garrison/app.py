@@ -285,6 +285,7 @@ class Garrison:
         return [
             Job("kms-key-deletion", self._kms_deletions),
             Job("kms-key-rotation", self._kms_rotations),
+            Job("kms-material-expiry", self._kms_material_expiry),  # imported key material
             Job("audit-digest", self._audit_digest),
             # every node flushes the key uses it recorded itself
             Job("iam-access-key-last-used", self._iam_key_last_used, per_node=True),
@@ -329,6 +330,11 @@ class Garrison:
 
     def _kms_rotations(self, run: JobRun) -> int:
         return self._each_key(run, self.kms.keys_due_for_rotation, self.kms.rotate_key_if_due)
+
+    def _kms_material_expiry(self, run: JobRun) -> int:
+        """Delete imported KMS key material whose ValidTo has passed."""
+        kms = self.kms
+        return self._each_key(run, kms.keys_with_expired_material, kms.expire_material_if_due)
 
     def _each_key(
         self,

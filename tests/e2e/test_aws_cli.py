@@ -502,6 +502,38 @@ def test_cli_grants(aws: AwsCli, kms: Any) -> None:
     assert "(NotFoundException)" in stderr
 
 
+# -- imported key material (test_kms_import.py has the rest) ----------------------------
+def test_cli_import_key_material(aws: AwsCli, kms: Any) -> None:
+    from tests.e2e.test_kms_import import wrap
+
+    key = aws.json("kms", "create-key", "--origin", "EXTERNAL")["KeyMetadata"]
+    assert key["KeyState"] == "PendingImport"
+    params = aws.json(
+        "kms", "get-parameters-for-import", "--key-id", key["KeyId"],
+        "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_256", "--wrapping-key-spec", "RSA_3072",
+    )  # fmt: skip
+    material = os.urandom(32)
+    public = base64.b64decode(params["PublicKey"])
+    token = aws.file("token.bin", base64.b64decode(params["ImportToken"]))
+    wrapped = aws.file("material.bin", wrap(public, "RSA_AES_KEY_WRAP_SHA_256", material))
+    done = aws.json(
+        "kms", "import-key-material", "--key-id", key["KeyId"],
+        "--import-token", f"fileb://{token}", "--encrypted-key-material", f"fileb://{wrapped}",
+        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )  # fmt: skip
+    assert len(done["KeyMaterialId"]) == 64
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"cli")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"cli"
+    deleted = aws.json("kms", "delete-imported-key-material", "--key-id", key["KeyId"])
+    assert deleted["KeyMaterialId"] == done["KeyMaterialId"]
+    stderr = aws.fail(
+        "kms", "import-key-material", "--key-id", key["KeyId"],
+        "--import-token", f"fileb://{token}", "--encrypted-key-material", f"fileb://{token}",
+        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )  # fmt: skip
+    assert "(InvalidCiphertextException)" in stderr
+
+
 def _minimal(shape: Any, name: str, key_id: str) -> Any:
     """A smallest value of a model shape that passes the model's validation."""
     kind = shape.type_name
@@ -524,6 +556,27 @@ def _minimal(shape: Any, name: str, key_id: str) -> Any:
     if name.endswith("Principal"):
         return ROOT
     return "x"
+
+
+def test_cli_multi_region_keys(aws: AwsCli, kms: Any) -> None:
+    """`kms replicate-key` and `kms update-primary-region` (multi-Region keys)."""
+    created = aws.json("kms", "create-key", "--multi-region", "--description", "mrk")
+    key_id = created["KeyMetadata"]["KeyId"]
+    assert created["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    replica = aws.json(
+        "kms", "replicate-key", "--key-id", key_id, "--replica-region", "eu-west-1",
+        "--description", "replica", "--tags", "TagKey=site,TagValue=dublin",
+    )  # fmt: skip
+    meta = replica["ReplicaKeyMetadata"]
+    assert meta["Arn"] == f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key_id}"
+    assert meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    assert replica["ReplicaTags"] == [{"TagKey": "site", "TagValue": "dublin"}]
+    stderr = aws.fail("kms", "replicate-key", "--key-id", key_id, "--replica-region", "eu-west-1")
+    assert "AlreadyExistsException" in stderr
+    aws.ok("kms", "update-primary-region", "--key-id", key_id, "--primary-region", "eu-west-1")
+    config = kms.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+    assert config["MultiRegionKeyType"] == "REPLICA"
+    assert config["PrimaryKey"]["Region"] == "eu-west-1"
 
 
 def test_every_planned_operation_is_refused_by_name(kms: Any) -> None:

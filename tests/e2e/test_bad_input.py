@@ -544,6 +544,98 @@ CASES = [
         lambda k: {"KeyId": k["enabled"]},
         "ValidationException",
     ),
+    # --- multi-Region keys
+    Case(
+        "replicate without a replica region",
+        KMS + "ReplicateKey",
+        lambda k: {"KeyId": k["mrk"]},
+        "ValidationException",
+    ),
+    Case(
+        "replicate to a malformed region",
+        KMS + "ReplicateKey",
+        lambda k: {"KeyId": k["mrk"], "ReplicaRegion": "Mars"},
+        "ValidationException",
+    ),
+    Case(
+        "replicate to a region name too long to keep",
+        KMS + "ReplicateKey",
+        lambda k: {"KeyId": k["mrk"], "ReplicaRegion": "aaaaaaaaaa-bbbbbbbbbb-cccccc-1"},
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "replicate a single-Region key",
+        KMS + "ReplicateKey",
+        lambda k: {"KeyId": k["enabled"], "ReplicaRegion": "eu-west-1"},
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "replicate into the primary's own region",
+        KMS + "ReplicateKey",
+        lambda k: {"KeyId": k["mrk"], "ReplicaRegion": "us-east-1"},
+        "AlreadyExistsException",
+    ),
+    Case(
+        "update the primary region of a single-Region key",
+        KMS + "UpdatePrimaryRegion",
+        lambda k: {"KeyId": k["enabled"], "PrimaryRegion": "eu-west-1"},
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "update the primary region to a region without a replica",
+        KMS + "UpdatePrimaryRegion",
+        lambda k: {"KeyId": k["mrk"], "PrimaryRegion": "eu-north-1"},
+        "NotFoundException",
+    ),
+    # --- imported key material (test_kms_import.py)
+    Case(
+        "import parameters for a key with KMS material",
+        KMS + "GetParametersForImport",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+            "WrappingKeySpec": "RSA_2048",
+        },
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "wrapping key spec outside the model",
+        KMS + "GetParametersForImport",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+            "WrappingKeySpec": "RSA_1024",
+        },
+        "ValidationException",
+    ),
+    Case(
+        "import into a key with KMS material",
+        KMS + "ImportKeyMaterial",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "ImportToken": b64(b"token"),
+            "EncryptedKeyMaterial": b64(b"material"),
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        },
+        "UnsupportedOperationException",
+    ),
+    Case(
+        "key material id that is not one",
+        KMS + "ImportKeyMaterial",
+        lambda k: {
+            "KeyId": k["enabled"],
+            "ImportToken": b64(b"token"),
+            "EncryptedKeyMaterial": b64(b"material"),
+            "KeyMaterialId": "not-hex",
+        },
+        "ValidationException",
+    ),
+    Case(
+        "delete imported material of an unknown key",
+        KMS + "DeleteImportedKeyMaterial",
+        lambda k: {"KeyId": "11111111-2222-3333-4444-555555555555"},
+        "NotFoundException",
+    ),
 ]
 
 
@@ -554,6 +646,7 @@ def prepared(server: ServerProcess) -> dict[str, str]:
         "enabled": kms.create_key()["KeyMetadata"]["KeyId"],
         "disabled": kms.create_key()["KeyMetadata"]["KeyId"],
         "pending": kms.create_key()["KeyMetadata"]["KeyId"],
+        "mrk": kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"],  # multi-Region
     }
     for name, spec, usage in (
         ("ecc_sign", "ECC_NIST_P256", "SIGN_VERIFY"),

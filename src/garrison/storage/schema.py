@@ -324,10 +324,47 @@ kms_key_versions = Table(
     Column("key_id", String(64), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("material_id", String(64), nullable=False),
-    Column("material", LargeBinary, nullable=False),  # (barrier)
+    Column("material", LargeBinary, nullable=True),  # (barrier); NULL: imported, deleted
     Column("created_at", Float, nullable=False),
     Column("rotation_type", String(16), nullable=True),  # NULL for the first material
+    # -- imported key material (Origin EXTERNAL, migration 0004) -------------------
+    # material is NULL while imported material is deleted or expired (PENDING_IMPORT).
+    Column("import_state", String(16), nullable=True),  # NULL unless imported
+    Column("expiration_model", String(32), nullable=True),
+    Column("valid_to", Float, nullable=True),
+    Column("material_description", String(256), nullable=True),
+    Column("material_digest", LargeBinary, nullable=True),  # keyed digest, never the material
+    Index("ix_kms_key_versions_valid_to", "valid_to"),
 )
+
+# -- KMS imported key material (GetParametersForImport, migration 0004) ------------
+# One row per import token; the RSA wrapping private key is sealed by the barrier.
+kms_import_tokens = Table(
+    "kms_import_tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("wrapping_algorithm", String(32), nullable=False),
+    Column("wrapping_key_spec", String(16), nullable=False),
+    Column("private_key", LargeBinary, nullable=False),  # (barrier)
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_kms_import_tokens_key", "key_id"),
+    Index("ix_kms_import_tokens_expiry", "expires_at"),
+)
+# -- end KMS imported key material -------------------------------------------------
+
+# -- KMS multi-Region keys (services/kms/multiregion.py) ---------------------------
+# One row per set of related multi-Region keys: which Region holds its primary key.
+# The keys themselves are kms_keys rows with store id ``mrk-<32 hex>@<region>``.
+kms_multi_region_keys = Table(
+    "kms_multi_region_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),  # mrk-<32 hex>
+    Column("account_id", String(12), nullable=False),
+    Column("primary_region", String(32), nullable=False),
+)
+# -- end KMS multi-Region keys -----------------------------------------------------
 
 kms_aliases = Table(
     "kms_aliases",
@@ -450,6 +487,8 @@ RESETTABLE = (
     iam_groups,
     iam_users,
     kms_grants,
+    kms_import_tokens,  # KMS imported key material
+    kms_multi_region_keys,  # KMS multi-Region keys
     kms_tags,
     kms_aliases,
     kms_key_versions,

@@ -86,9 +86,26 @@ def test_truncated_blob_is_refused(cut: int) -> None:
 
 def test_unknown_format_is_refused() -> None:
     blob = bytearray(cipher().seal(b"x", None))
-    blob[0] = 0x02
+    blob[0] = 0x7F  # 0x01: UUID key ids, 0x02: multi-Region (mrk-) key ids
     with pytest.raises(InvalidCiphertextException):
         read_header(bytes(blob))
+
+
+def test_multi_region_key_ids_have_their_own_format() -> None:
+    """A multi-Region key id (mrk- and 32 hex) is named in format 0x02; related keys
+    in other Regions share the id and the material, so they open the blob."""
+    mrk = "mrk-" + "0123456789abcdef" * 2
+    blob = cipher(key_id=mrk, version=3).seal(b"x", {"a": "b"})
+    assert blob[0] == 0x02
+    header = read_header(blob)
+    assert header.key_id == mrk and header.version == 3
+    assert cipher(key_id=mrk, version=3).open(blob, {"a": "b"}) == b"x"
+    # a UUID whose 16 bytes equal the mrk's cannot open it: the format byte differs
+    same_bytes = "01234567-89ab-cdef-0123-456789abcdef"
+    with pytest.raises(InvalidCiphertextException):
+        cipher(key_id=same_bytes, version=3).open(blob, {"a": "b"})
+    with pytest.raises(ValueError):
+        cipher(key_id="mrk-abc").seal(b"x", None)
 
 
 def test_other_version_or_key_or_material_cannot_open() -> None:

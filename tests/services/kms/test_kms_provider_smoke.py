@@ -410,8 +410,13 @@ def test_unsupported_key_kinds_are_refused_clearly(harness: KmsHarness) -> None:
             "ValidationException",
             "ECC_NIST_P256",
         ),
-        ({"Origin": "EXTERNAL"}, "UnsupportedOperationException", "EXTERNAL"),
-        ({"MultiRegion": True}, "UnsupportedOperationException", "Multi-Region"),
+        ({"Origin": "AWS_CLOUDHSM"}, "UnsupportedOperationException", "AWS_CLOUDHSM"),
+        # imported key material: symmetric encryption keys only so far
+        (
+            {"Origin": "EXTERNAL", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+            "UnsupportedOperationException",
+            "SYMMETRIC_DEFAULT",
+        ),
         ({"CustomKeyStoreId": "cks-1234567890abcdef0"}, "CustomKeyStoreNotFoundException", "cks-"),
         ({"XksKeyId": "x"}, "UnsupportedOperationException", "XksKeyId"),
         (

@@ -22,7 +22,7 @@ from garrison.iam.authorizer import implicit as implicit_why
 from garrison.services.kms import grant_store, store
 from garrison.services.kms.actions import CROSS_ACCOUNT
 from garrison.services.kms.cache import KeyView, KmsCache, load_view
-from garrison.services.kms.domain import Key, alias_arn, key_arn
+from garrison.services.kms.domain import Key, alias_arn, key_arn, row_key_id
 from garrison.services.kms.errors import NotFoundException
 from garrison.services.kms.grant_domain import (
     Grant,
@@ -98,6 +98,8 @@ class KeyAccess:
 
     def _find(self, call: Call, key_id: str, account: str | None, *, fresh: bool) -> Target | None:
         tx, ctx = call.tx, call.ctx
+        # a multi-Region key id names the related key of the caller's Region
+        key_id = row_key_id(key_id, ctx.region)
         view = load_view(tx, key_id) if fresh else self.cache.view(tx, key_id)
         if view is None or view.key.region != ctx.region:
             return None

@@ -19,6 +19,7 @@ KEY_CONDITION_KEYS = (
     "kms:KeySpec",
     "kms:KeyUsage",
     "kms:MultiRegion",
+    "kms:MultiRegionKeyType",
     "kms:ResourceAliases",
 )
 _CALLER = ("kms:CallerAccount", "kms:ViaService")
@@ -95,6 +96,15 @@ ACTIONS: dict[str, OperationAuth] = table(
         "ListRetirableGrants": (),
         "RetireGrant": ("key", "|", *_CALLER),
         "RevokeGrant": ("key", "|", *_CALLER, "kms:GrantIsForAWSResource"),
+        # imported key material (importing.py)
+        "DeleteImportedKeyMaterial": ("key", "|", *_CALLER),
+        "GetParametersForImport": ("key", "|", *_CALLER, "kms:WrappingAlgorithm",
+                                   "kms:WrappingKeySpec"),
+        "ImportKeyMaterial": ("key", "|", *_CALLER, "kms:ExpirationModel", "kms:ValidTo"),
+        # multi-Region keys (multiregion.py)
+        "ReplicateKey": ("key", "|", *_CALLER, "kms:BypassPolicyLockoutSafetyCheck",
+                         "kms:ReplicaRegion"),
+        "UpdatePrimaryRegion": ("key", "|", *_CALLER, "kms:PrimaryRegion"),
     },
 )  # fmt: skip
 

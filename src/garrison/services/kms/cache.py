@@ -31,9 +31,10 @@ from typing import TypeVar
 from garrison.iam.policy import Policy
 from garrison.services.kms import grant_store, store
 from garrison.services.kms.ciphertext import MaterialCipher
-from garrison.services.kms.domain import Key
+from garrison.services.kms.domain import Key, public_key_id
 from garrison.services.kms.grant_domain import Grant
 from garrison.services.kms.keypolicy import KeyFacts, compile_key_policy
+from garrison.services.kms.multiregion_store import multi_region_key_type
 from garrison.storage.writer import Tx
 
 K = TypeVar("K")
@@ -66,6 +67,7 @@ def load_view(tx: Tx, key_id: str) -> KeyView | None:
         origin=key.origin,
         aliases=store.alias_names_of(tx, key_id),
         tags=store.get_tags(tx, key_id),
+        multi_region_key_type=multi_region_key_type(tx, key),
     )
     # A stored policy was validated when it was written; compile_policy caches by text.
     grants = grant_store.grants_of_key(tx, key_id, CACHED_GRANTS + 1)
@@ -106,7 +108,8 @@ class KmsCache:
             if found is None:
                 return None
             material_id, material = found
-            return MaterialCipher(key_id, version, material, material_id)
+            # a blob names the key id AWS shows (related multi-Region keys share it)
+            return MaterialCipher(public_key_id(key_id), version, material, material_id)
 
         return self._get(tx, self._ciphers, (key_id, version), load)
 

@@ -4,8 +4,8 @@ A blob names the key and the key material version that made it, so Decrypt
 needs no KeyId and every earlier version keeps decrypting after a rotation:
 
     offset  size  field
-    0       1     format (0x01)
-    1       16    key id, the UUID's 16 raw bytes
+    0       1     format (0x01; 0x02 for a multi-Region key)
+    1       16    key id, the UUID's 16 raw bytes (0x02: the 16 bytes of mrk-<32 hex>)
     17      4     key material version, uint32 big-endian
     21      16    salt (random)
     37      12    AES-GCM nonce (random)             ┐
@@ -43,6 +43,8 @@ from garrison.crypto.prf import HmacSha256
 from garrison.services.kms.errors import InvalidCiphertextException
 
 FORMAT_V1 = 0x01
+FORMAT_MRK = 0x02  # the same layout; the key id is a multi-Region key's mrk- id
+_MRK = "mrk-"
 _HEADER = struct.Struct(">B16sI")
 HEADER_BYTES = _HEADER.size
 SALT_BYTES = 16
@@ -75,6 +77,8 @@ def read_header(blob: bytes) -> BlobHeader:
         raise InvalidCiphertextException()
     fmt, raw_id, version = _HEADER.unpack_from(blob)
     if fmt != FORMAT_V1:
+        if fmt == FORMAT_MRK:
+            return BlobHeader(_MRK + raw_id.hex(), version)
         raise InvalidCiphertextException()
     # the UUID's canonical text without building a UUID object: 1.45 -> 0.45 us
     h = raw_id.hex()
@@ -95,6 +99,15 @@ def canonical_context(context: Mapping[str, str] | None) -> bytes:
 
 
 def _header(key_id: str, version: int) -> bytes:
+    if key_id.startswith(_MRK):
+        # related multi-Region keys share their id, so a blob names it, not a Region
+        try:
+            raw_mrk = bytes.fromhex(key_id[len(_MRK) :])
+        except ValueError:
+            raise ValueError(f"key id {key_id!r} is not a multi-Region key id") from None
+        if len(raw_mrk) != 16:
+            raise ValueError(f"key id {key_id!r} is not a multi-Region key id")
+        return _HEADER.pack(FORMAT_MRK, raw_mrk, version)
     try:
         raw_id = uuid.UUID(key_id).bytes
     except ValueError:

@@ -157,7 +157,8 @@ class CryptoUseCases:
                 if not ignore_ciphertext:
                     raise
         if header is not None:
-            if requested is not None and requested.key.key_id != header.key_id:
+            # related multi-Region keys share the key id a blob names (public_id)
+            if requested is not None and requested.key.public_id != header.key_id:
                 raise IncorrectKeyException()
             found = requested or self.access.find_id(call, header.key_id)
             if found is None:

@@ -8,6 +8,8 @@ returns the next `Key` or raises the error AWS gives for it:
     Enabled, Disabled ── schedule_deletion(now, days) ─> PendingDeletion
     PendingDeletion   ── cancel_deletion() ──────────> Disabled   (AWS does not re-enable)
     PendingDeletion   ── deletion date passed ───────> deleted    (jobs.py)
+    PendingImport     ── material_imported() ────────> Enabled    (Origin EXTERNAL, importing.py)
+    Enabled, Disabled ── material_removed() ─────────> PendingImport (deleted or expired)
 
 Which operations a state admits follows AWS's "key states" table
 (`OPERATION_STATES`): cryptographic operations need Enabled (Disabled ->
@@ -34,6 +36,7 @@ from garrison.services.kms.errors import DisabledException, KMSInvalidStateExcep
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 ORIGIN_AWS_KMS = "AWS_KMS"
+ORIGIN_EXTERNAL = "EXTERNAL"  # imported key material (importing.py)
 ENCRYPTION_ALGORITHMS = (SYMMETRIC_DEFAULT,)
 
 DEFAULT_PENDING_WINDOW_DAYS = 30
@@ -53,6 +56,12 @@ class KeyState(enum.Enum):
     ENABLED = "Enabled"
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"
+    # a multi-Region primary scheduled for deletion while it has replicas (multiregion.py)
+    PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
+    PENDING_IMPORT = "PendingImport"  # Origin EXTERNAL, no usable material (importing.py)
+
+
+_PENDING_DELETION_STATES = (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION)
 
 
 class KeyManager(enum.Enum):
@@ -93,6 +102,9 @@ OPERATION_STATES: dict[str, StateRule] = {
     "TagResource": StateRule.NOT_PENDING_DELETION,
     "UntagResource": StateRule.NOT_PENDING_DELETION,
     "CreateAlias": StateRule.NOT_PENDING_DELETION,
+    # multi-Region keys: the primary (and the replica that becomes primary)
+    "ReplicateKey": StateRule.NOT_PENDING_DELETION,
+    "UpdatePrimaryRegion": StateRule.NOT_PENDING_DELETION,
     "UpdateAlias": StateRule.NOT_PENDING_DELETION,  # the new target; the old one may be any
     "CancelKeyDeletion": StateRule.PENDING_DELETION,
     # reading, and what AWS lets you fix on a key scheduled for deletion
@@ -112,7 +124,16 @@ OPERATION_STATES: dict[str, StateRule] = {
     "ListGrants": StateRule.ANY,
     "RetireGrant": StateRule.ANY,
     "RevokeGrant": StateRule.ANY,
+    # imported key material (importing.py): a key scheduled for deletion gets no new
+    # material; its imported material may still be deleted
+    "GetParametersForImport": StateRule.NOT_PENDING_DELETION,
+    "ImportKeyMaterial": StateRule.NOT_PENDING_DELETION,
+    "DeleteImportedKeyMaterial": StateRule.ANY,
 }
+
+# What a key in PendingImport refuses with KMSInvalidStateException (AWS's key-states
+# table): everything that needs usable material, and turning it on or off.
+PENDING_IMPORT_REFUSES = frozenset({"EnableKey", "DisableKey"})
 
 
 def new_key_id() -> str:
@@ -125,7 +146,37 @@ def is_key_id(text: str) -> bool:
 
 
 def key_arn(account_id: str, region: str, key_id: str) -> str:
-    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
+    return f"arn:aws:kms:{region}:{account_id}:key/{public_key_id(key_id)}"
+
+
+# -- multi-Region keys (garrison.services.kms.multiregion) -----------------------------
+# Related multi-Region keys share one key id in several Regions, and the KMS tables
+# identify a key by its id alone, so a multi-Region key's store id ("row id") is
+# ``mrk-<32 hex>@<region>``. `Key.key_id` is that row id (what the store, cache,
+# aliases and grants use); `Key.public_id` and `Key.arn` are what AWS shows.
+ROW_REGION_SEPARATOR = "@"
+MRK_PREFIX = "mrk-"
+# store ids are at most 64 characters: mrk- + 32 hex + @ leave 27 for the Region's name
+# (AWS's longest Region names have 14)
+MAX_MULTI_REGION_REGION_LENGTH = 64 - 37
+
+
+def new_multi_region_key_id() -> str:
+    """``mrk-`` and 32 random lowercase hex digits, as KMS issues them."""
+    return MRK_PREFIX + uuid.uuid4().hex
+
+
+def public_key_id(row_id: str) -> str:
+    """The key id AWS shows for a key's store id (the same for single-Region keys)."""
+    return row_id.partition(ROW_REGION_SEPARATOR)[0]
+
+
+def row_key_id(key_id: str, region: str) -> str:
+    """The store id of the key `key_id` names in `region` (``mrk-...@region`` for
+    multi-Region keys; single-Region key ids are their own store ids)."""
+    if key_id.startswith(MRK_PREFIX) and ROW_REGION_SEPARATOR not in key_id:
+        return f"{key_id}{ROW_REGION_SEPARATOR}{region}"
+    return key_id
 
 
 def alias_arn(account_id: str, region: str, alias_name: str) -> str:
@@ -151,10 +202,18 @@ class Key:
     pending_window_days: int | None = None
     rotation_period_days: int | None = None  # None: automatic rotation is off
     next_rotation_at: datetime | None = None
+    # imported key material (Origin EXTERNAL): of the current material, None otherwise
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
 
     @property
     def arn(self) -> str:
         return key_arn(self.account_id, self.region, self.key_id)
+
+    @property
+    def public_id(self) -> str:
+        """The KeyId AWS shows (`key_id` is the store id, see `row_key_id`)."""
+        return public_key_id(self.key_id)
 
     @property
     def enabled(self) -> bool:
@@ -176,11 +235,17 @@ class Key:
         if rule is StateRule.ANY:
             return
         if rule is StateRule.PENDING_DELETION:
-            if state is not KeyState.PENDING_DELETION:
+            if state not in _PENDING_DELETION_STATES:
                 raise KMSInvalidStateException(f"{self.arn} is not pending deletion.")
             return
         if state is KeyState.PENDING_DELETION:
             raise KMSInvalidStateException(f"{self.arn} is pending deletion.")
+        if state is KeyState.PENDING_REPLICA_DELETION:
+            raise KMSInvalidStateException(f"{self.arn} is pending replica deletion.")
+        if state is KeyState.PENDING_IMPORT and (
+            rule is StateRule.ENABLED or operation in PENDING_IMPORT_REFUSES
+        ):
+            raise KMSInvalidStateException(f"{self.arn} is pending import.")
         if rule is StateRule.ENABLED and state is KeyState.DISABLED:
             raise DisabledException(f"{self.arn} is disabled.")
 
@@ -201,10 +266,42 @@ class Key:
             pending_window_days=days,
         )
 
+    def pending_replica_deletion(self) -> Key:
+        """A multi-Region primary with replicas waits for them to be deleted; its own
+        waiting period (`pending_window_days`) starts when the last one is (AWS)."""
+        return replace(self, state=KeyState.PENDING_REPLICA_DELETION, deletion_date=None)
+
+    def replicas_deleted(self, now: datetime) -> Key:
+        """PendingReplicaDeletion -> PendingDeletion, its waiting period starting now."""
+        days = self.pending_window_days or DEFAULT_PENDING_WINDOW_DAYS
+        return replace(
+            self,
+            state=KeyState.PENDING_DELETION,
+            deletion_date=now + timedelta(days=days),
+            pending_window_days=days,
+        )
+
     def cancel_deletion(self) -> Key:
         """AWS leaves a key whose deletion was cancelled Disabled, not Enabled."""
         self.require("CancelKeyDeletion")
-        return replace(self, state=KeyState.DISABLED, deletion_date=None, pending_window_days=None)
+        # an EXTERNAL key without imported material (none has an expiration model) waits
+        # for its material again
+        no_material = self.origin == ORIGIN_EXTERNAL and self.expiration_model is None
+        state = KeyState.PENDING_IMPORT if no_material else KeyState.DISABLED
+        return replace(self, state=state, deletion_date=None, pending_window_days=None)
+
+    # -- imported key material (importing.py) ----------------------------------------
+    def material_imported(self, expiration_model: str, valid_to: datetime | None) -> Key:
+        """AWS: a successful import turns a PendingImport key Enabled; other states stay."""
+        state = KeyState.ENABLED if self.state is KeyState.PENDING_IMPORT else self.state
+        return replace(self, state=state, expiration_model=expiration_model, valid_to=valid_to)
+
+    def material_removed(self) -> Key:
+        """Imported material deleted or expired: PendingImport (a pending deletion stays)."""
+        state = self.state
+        if state is not KeyState.PENDING_DELETION:
+            state = KeyState.PENDING_IMPORT
+        return replace(self, state=state, expiration_model=None, valid_to=None)
 
     def due_for_deletion(self, now: datetime) -> bool:
         return (

@@ -202,3 +202,33 @@ class InvalidGrantIdException(AwsError):
     """A GrantId that is not a grant id, or names no grant of the key."""
 
     code = "InvalidGrantIdException"
+
+
+# -- imported key material (GetParametersForImport, ImportKeyMaterial) -------------------
+class IncorrectKeyMaterialException(AwsError):
+    """Material that is not the key's (a re-import of different material), or unusable."""
+
+    code = "IncorrectKeyMaterialException"
+
+
+class InvalidImportTokenException(AwsError):
+    """An ImportToken KMS did not issue, or issued for another key."""
+
+    code = "InvalidImportTokenException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The request was rejected because the provided import token is invalid or is "
+            "associated with a different KMS key."
+        )
+
+
+class ExpiredImportTokenException(AwsError):
+    code = "ExpiredImportTokenException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The request was rejected because the specified import token is expired. Use "
+            "GetParametersForImport to get a new import token and public key, use the new "
+            "public key to encrypt the key material, and then try the request again."
+        )

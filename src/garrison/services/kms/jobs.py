@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from garrison.services.kms import store
 from garrison.services.kms.cache import KmsCache
+from garrison.services.kms.multiregion import key_deleted
 from garrison.services.kms.rotation import rotate_key
 from garrison.storage.writer import Tx
 
@@ -67,6 +68,8 @@ def delete_key_if_due(
         cache.invalidate_key(tx, key_id, material=True)
         for name in aliases:
             cache.invalidate_alias(tx, key.account_id, key.region, name)
+    # multi-Region keys: a primary waiting for its replicas' deletion (multiregion.py)
+    key_deleted(tx, cache or KmsCache(), key, _when(now))
     tx.mark_changed()
     return DoneOnKey("DeleteKey", key.account_id, key.region, key.key_id, key.arn)
 

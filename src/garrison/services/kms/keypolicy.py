@@ -117,6 +117,8 @@ class KeyFacts:
     origin: str
     aliases: tuple[str, ...]
     tags: Mapping[str, str]
+    # multi-Region keys (multiregion.py): kms:MultiRegion and kms:MultiRegionKeyType
+    multi_region_key_type: str | None = None
 
 
 def kms_context(ctx: RequestContext) -> Context:
@@ -159,8 +161,10 @@ def key_context(facts: KeyFacts, request_alias: str | None) -> Context:
         "kms:KeySpec": (facts.key_spec,),
         "kms:KeyUsage": (facts.key_usage,),
         "kms:KeyOrigin": (facts.origin,),
-        "kms:MultiRegion": ("false",),
+        "kms:MultiRegion": ("false" if facts.multi_region_key_type is None else "true",),
     }
+    if facts.multi_region_key_type is not None:
+        out["kms:MultiRegionKeyType"] = (facts.multi_region_key_type,)
     if facts.aliases:
         out["kms:ResourceAliases"] = facts.aliases
     if request_alias:

@@ -27,6 +27,7 @@ from garrison.services.kms.domain import (
     MAX_PENDING_WINDOW_DAYS,
     MIN_PENDING_WINDOW_DAYS,
     ORIGIN_AWS_KMS,
+    ORIGIN_EXTERNAL,
     SYMMETRIC_DEFAULT,
     UNSUPPORTED_KEY_SPECS,
     Key,
@@ -36,6 +37,8 @@ from garrison.services.kms.domain import (
     LastUsage,
     key_arn,
     new_key_id,
+    new_multi_region_key_id,
+    row_key_id,
 )
 from garrison.services.kms.errors import (
     CustomKeyStoreNotFoundException,
@@ -46,6 +49,7 @@ from garrison.services.kms.errors import (
     ValidationException,
 )
 from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
+from garrison.services.kms.import_store import insert_external_key
 from garrison.services.kms.keypolicy import (
     caller_context,
     check_lockout,
@@ -53,6 +57,8 @@ from garrison.services.kms.keypolicy import (
     default_key_policy,
     request_tags_context,
 )
+from garrison.services.kms.multiregion_store import check_region_name, has_replicas
+from garrison.services.kms.multiregion_store import insert_set as insert_multi_region_set
 from garrison.storage.writer import Tx
 
 T = TypeVar("T")
@@ -235,16 +241,18 @@ class KeyUseCases:
                 "XksKeyId applies to keys in an external key store, which this Garrison "
                 "release does not support."
             )
-        if key_origin != ORIGIN_AWS_KMS:
+        if key_origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
             raise UnsupportedOperationException(
                 f"Origin {key_origin} is not supported by this Garrison release; "
-                f"only {ORIGIN_AWS_KMS} keys can be created."
+                f"only {ORIGIN_AWS_KMS} and {ORIGIN_EXTERNAL} keys can be created."
+            )
+        # imported key material (importing.py): symmetric, single-Region keys so far
+        if key_origin == ORIGIN_EXTERNAL and (spec != SYMMETRIC_DEFAULT or multi_region):
+            raise UnsupportedOperationException(
+                f"This Garrison release imports key material into single-Region "
+                f"{SYMMETRIC_DEFAULT} keys only."
             )
         check_spec_and_usage(spec, usage, explicit_usage=key_usage is not None)
-        if multi_region:
-            raise UnsupportedOperationException(
-                "Multi-Region keys are not supported by this Garrison release yet (planned)."
-            )
         check_tag_keys(list(requested_tags))
         check_tag_count(len(requested_tags))
         if store.count_customer_keys(call.tx, ctx.account_id, ctx.region) >= self.max_keys:
@@ -253,14 +261,18 @@ class KeyUseCases:
                 f"{self.max_keys} customer managed KMS keys, the quota."
             )
 
-        new_id = new_key_id()
+        # a multi-Region key (multiregion.py): mrk- id, store id mrk-...@<region>
+        if multi_region:
+            check_region_name(ctx.region)
+        new_id = row_key_id(new_multi_region_key_id(), ctx.region) if multi_region else new_key_id()
         document = policy if policy is not None else default_key_policy(ctx.account_id)
         compiled = compile_key_policy(document)
         if policy is not None and not bypass_policy_lockout_safety_check:
             arn = key_arn(ctx.account_id, ctx.region, new_id)
             check_lockout(compiled, ctx, arn, caller_context(ctx))
 
-        key = insert_new_key(
+        create = insert_external_key if key_origin == ORIGIN_EXTERNAL else insert_new_key
+        key = create(
             call.tx,
             key_id=new_id,
             account_id=ctx.account_id,
@@ -273,6 +285,8 @@ class KeyUseCases:
             key_usage=usage,
         )
         store.put_tags(call.tx, key.key_id, requested_tags)
+        if multi_region:  # the primary of a new set of related multi-Region keys
+            insert_multi_region_set(call.tx, key.public_id, key.account_id, key.region)
         audit_key(call, key.arn)
         return key
 
@@ -325,6 +339,8 @@ class KeyUseCases:
             )
         unsupported_for_aws_managed(target.key, "ScheduleKeyDeletion")
         key = target.key.schedule_deletion(call.ctx.now, window)
+        if has_replicas(call.tx, key):  # multi-Region primary: its replicas go first
+            key = key.pending_replica_deletion()
         self._save(call, key)
         return key
 

@@ -26,7 +26,7 @@ from garrison.api import Call, Handler, Request, Response
 from garrison.clock import Clock
 from garrison.iam.authorizer import Authorizer
 from garrison.services.common.handlers import guarded_handlers
-from garrison.services.kms import jobs
+from garrison.services.kms import importing, jobs
 from garrison.services.kms.asymmetric_wire import AsymmetricHandlers
 from garrison.services.kms.domain import (
     SYMMETRIC_DEFAULT,
@@ -34,11 +34,17 @@ from garrison.services.kms.domain import (
     Key,
     KeyState,
     key_algorithms,
+    public_key_id,
 )
 from garrison.services.kms.grant_domain import Grant
 from garrison.services.kms.grants import check_grant_tokens
+from garrison.services.kms.import_store import ImportedMaterial
+from garrison.services.kms.import_wire import ImportHandlers
 from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import Page
+from garrison.services.kms.multiregion import MultiRegionConfiguration, configuration
+from garrison.services.kms.multiregion_store import is_multi_region
+from garrison.services.kms.multiregion_wire import MultiRegionHandlers
 from garrison.services.kms.quotas import RequestQuotas, RequestThrottle
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS
 from garrison.services.kms.service import (
@@ -56,6 +62,10 @@ HANDLED: dict[str, frozenset[str]] = {
         "CreateKey": "Policy Description KeyUsage CustomerMasterKeySpec KeySpec Origin "
         "CustomKeyStoreId BypassPolicyLockoutSafetyCheck Tags MultiRegion XksKeyId",
         "DescribeKey": "KeyId GrantTokens",
+        # multi-Region keys (multiregion_wire.py)
+        "ReplicateKey": "KeyId ReplicaRegion Policy BypassPolicyLockoutSafetyCheck Description "
+        "Tags",
+        "UpdatePrimaryRegion": "KeyId PrimaryRegion",
         "ListKeys": "Limit Marker",
         "EnableKey": "KeyId",
         "DisableKey": "KeyId",
@@ -106,6 +116,11 @@ HANDLED: dict[str, frozenset[str]] = {
         "GenerateDataKeyPairWithoutPlaintext": "EncryptionContext KeyId KeyPairSpec GrantTokens "
         "DryRun",
         "DeriveSharedSecret": "KeyId KeyAgreementAlgorithm PublicKey GrantTokens DryRun Recipient",
+        # imported key material (importing.py, import_wire.py)
+        "GetParametersForImport": "KeyId WrappingAlgorithm WrappingKeySpec",
+        "ImportKeyMaterial": "KeyId ImportToken EncryptedKeyMaterial ValidTo ExpirationModel "
+        "ImportType KeyMaterialDescription KeyMaterialId",
+        "DeleteImportedKeyMaterial": "KeyId KeyMaterialId",
     }.items()
 }
 
@@ -122,11 +137,12 @@ READ_ONLY = frozenset(
 )  # fmt: skip
 
 
-def key_metadata(key: Key) -> dict[str, Any]:
-    """KeyMetadata as DescribeKey and CreateKey return it."""
+def key_metadata(key: Key, multi_region: MultiRegionConfiguration | None = None) -> dict[str, Any]:
+    """KeyMetadata as DescribeKey and CreateKey return it (`multi_region`: the
+    configuration of a multi-Region key, multiregion.configuration)."""
     md: dict[str, Any] = {
         "AWSAccountId": key.account_id,
-        "KeyId": key.key_id,
+        "KeyId": key.public_id,
         "Arn": key.arn,
         "CreationDate": key.created_at,
         "Enabled": key.enabled,
@@ -137,7 +153,7 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeyManager": key.key_manager.value,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
-        "MultiRegion": False,
+        "MultiRegion": is_multi_region(key.key_id),
         "CurrentKeyMaterialId": key.current_material_id,
     }
     # AWS lists only the algorithm kinds a key has (HMAC keys: MacAlgorithms only).
@@ -150,11 +166,44 @@ def key_metadata(key: Key) -> dict[str, Any]:
     ):
         if values:
             md[member] = list(values)
+    if multi_region is not None:
+        md["MultiRegionConfiguration"] = multi_region_configuration(multi_region)
+    # imported key material: no id before the first import; ExpirationModel (and
+    # ValidTo) while material is present
+    if not key.current_material_id:
+        del md["CurrentKeyMaterialId"]
+    if key.expiration_model is not None:
+        md["ExpirationModel"] = key.expiration_model
+    if key.valid_to is not None:
+        md["ValidTo"] = key.valid_to
+    if key.state is KeyState.PENDING_REPLICA_DELETION:  # multi-Region primary
+        md["PendingDeletionWindowInDays"] = key.pending_window_days
     if key.state is KeyState.PENDING_DELETION:
         # PendingDeletionWindowInDays is only for multi-Region primaries in
         # PendingReplicaDeletion, as AWS documents; a plain key shows DeletionDate.
         md["DeletionDate"] = key.deletion_date
     return md
+
+
+def multi_region_configuration(config: MultiRegionConfiguration) -> dict[str, Any]:
+    """KeyMetadata's MultiRegionConfiguration (multiregion.py)."""
+    return {
+        "MultiRegionKeyType": config.key_type,
+        "PrimaryKey": {"Arn": config.primary.arn, "Region": config.primary.region},
+        "ReplicaKeys": [{"Arn": r.arn, "Region": r.region} for r in config.replicas],
+    }
+
+
+def imported_material_entry(imported: ImportedMaterial) -> dict[str, Any]:
+    """ListKeyRotations' members for imported key material (importing.py)."""
+    out: dict[str, Any] = {"ImportState": imported.import_state}
+    if imported.expiration_model is not None:
+        out["ExpirationModel"] = imported.expiration_model
+    if imported.valid_to is not None:
+        out["ValidTo"] = imported.valid_to
+    if imported.description is not None:
+        out["KeyMaterialDescription"] = imported.description
+    return out
 
 
 def _paged(name: str, page: Page[Any], items: list[Any]) -> Response:
@@ -168,7 +217,7 @@ def _alias_entry(alias: Alias) -> dict[str, Any]:
     return {
         "AliasName": alias.name,
         "AliasArn": alias.arn,
-        "TargetKeyId": alias.target_key_id,
+        "TargetKeyId": public_key_id(alias.target_key_id),
         "CreationDate": alias.created_at,
         "LastUpdatedDate": alias.updated_at,
     }
@@ -238,6 +287,10 @@ class KmsProvider:
         }
         # asymmetric and HMAC keys: GetPublicKey, Sign, Verify, MACs, key pairs, ECDH
         self._handlers.update(AsymmetricHandlers(self.kms).handlers())
+        # multi-Region keys: ReplicateKey, UpdatePrimaryRegion
+        self._handlers.update(MultiRegionHandlers(self.kms, key_metadata).handlers())
+        # imported key material: GetParametersForImport, Import/DeleteImportedKeyMaterial
+        self._handlers.update(ImportHandlers(self.kms).handlers())
 
     # -- the Provider protocol ---------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
@@ -275,6 +328,15 @@ class KmsProvider:
     def rotate_due_keys(self, tx: Tx, now: datetime | float) -> list[jobs.DoneOnKey]:
         return jobs.rotate_due_keys(tx, now, self.kms.cache)
 
+    # imported key material that reached its ValidTo (importing.py)
+    def keys_with_expired_material(self, tx: Tx, now: datetime | float) -> list[str]:
+        return importing.keys_with_expired_material(tx, now)
+
+    def expire_material_if_due(
+        self, tx: Tx, key_id: str, now: datetime | float
+    ) -> jobs.DoneOnKey | None:
+        return importing.expire_material_if_due(tx, key_id, now, self.kms.cache)
+
     def get_or_create_aws_managed_key(
         self, tx: Tx, account_id: str, region: str, service_name: str, now: datetime | None = None
     ) -> Key:
@@ -298,10 +360,11 @@ class KmsProvider:
             bypass_policy_lockout_safety_check=bool(r.get("BypassPolicyLockoutSafetyCheck")),
             tags=r.get("Tags"),
         )
-        return {"KeyMetadata": key_metadata(key)}
+        return {"KeyMetadata": key_metadata(key, configuration(call.tx, key))}
 
     def describe_key(self, call: Call, r: Request) -> Response:
-        return {"KeyMetadata": key_metadata(self.kms.keys.describe_key(call, r["KeyId"]))}
+        key = self.kms.keys.describe_key(call, r["KeyId"])
+        return {"KeyMetadata": key_metadata(key, configuration(call.tx, key))}
 
     def list_keys(self, call: Call, r: Request) -> Response:
         page = self.kms.keys.list_keys(call, limit=r.get("Limit"), marker=r.get("Marker"))
@@ -332,7 +395,7 @@ class KmsProvider:
     def get_key_last_usage(self, call: Call, r: Request) -> Response:
         key, usage, event_id = self.kms.keys.get_key_last_usage(call, r["KeyId"])
         out: Response = {
-            "KeyId": key.key_id,
+            "KeyId": key.public_id,
             "KeyCreationDate": key.created_at,
             "TrackingStartDate": key.created_at,  # Garrison tracks every key from its creation
             "KeyLastUsage": {},
@@ -542,7 +605,7 @@ class KmsProvider:
         return out
 
     def rotate_key_on_demand(self, call: Call, r: Request) -> Response:
-        return {"KeyId": self.kms.rotation.rotate_key_on_demand(call, r["KeyId"]).key_id}
+        return {"KeyId": self.kms.rotation.rotate_key_on_demand(call, r["KeyId"]).public_id}
 
     def list_key_rotations(self, call: Call, r: Request) -> Response:
         key, page = self.kms.rotation.list_key_rotations(
@@ -556,13 +619,19 @@ class KmsProvider:
         for entry in page.items:
             version = entry.version
             item: dict[str, Any] = {
-                "KeyId": key.key_id,
+                "KeyId": key.public_id,
                 "KeyMaterialId": version.material_id,
                 "KeyMaterialState": "CURRENT" if entry.current else "NON_CURRENT",
             }
             if version.rotation_type is not None:
                 item["RotationDate"] = version.created_at
                 item["RotationType"] = version.rotation_type.value
+            # imported key material (importing.py): its import state and expiry
+            imported = self.kms.importing.material_facts(call, key, version.version)
+            if imported is not None:
+                item.update(imported_material_entry(imported))
+                if not version.material_id:  # nothing imported yet
+                    del item["KeyMaterialId"]
             entries.append(item)
         return _paged("Rotations", page, entries)
 

@@ -20,6 +20,7 @@ from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.ciphertext import new_material
 from garrison.services.kms.domain import (
     DEFAULT_ROTATION_PERIOD_DAYS,
+    ORIGIN_AWS_KMS,
     SYMMETRIC_DEFAULT,
     Key,
     KeyVersion,
@@ -32,6 +33,11 @@ from garrison.services.kms.errors import (
 )
 from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
 from garrison.services.kms.keys import Page, new_material_id, unsupported_for_aws_managed
+from garrison.services.kms.multiregion import (
+    propagate_rotation,
+    refuse_on_replica,
+    replica_rotation_view,
+)
 from garrison.storage.writer import Tx
 
 DEFAULT_MAX_ON_DEMAND_ROTATIONS = 25
@@ -41,9 +47,12 @@ def rotate_key(tx: Tx, cache: KmsCache, key: Key, now: datetime, *, automatic: b
     """Give `key` new key material; returns the key as it now is."""
     kind = RotationType.AUTOMATIC if automatic else RotationType.ON_DEMAND
     version = KeyVersion(key.key_id, key.current_version + 1, new_material_id(), now, kind)
-    store.insert_version(tx, version, new_material())
+    material = new_material()
+    store.insert_version(tx, version, material)
     rotated = key.rotated(version, automatic=automatic)
     store.update_key(tx, rotated)
+    # a multi-Region primary's replicas share its material (multiregion.py)
+    propagate_rotation(tx, cache, key, version, material)
     cache.invalidate_key(tx, key.key_id)
     tx.mark_changed()
     return rotated
@@ -55,6 +64,11 @@ def symmetric_only(key: Key, operation: str) -> None:
         raise UnsupportedOperationException(
             f"{key.arn} has key spec {key.key_spec}; {operation} applies to symmetric "
             "encryption KMS keys only."
+        )
+    if key.origin != ORIGIN_AWS_KMS:  # imported key material (importing.py)
+        raise UnsupportedOperationException(
+            f"{key.arn} has Origin {key.origin}; this Garrison release rotates KMS-generated "
+            "key material only (on-demand rotation of imported key material is planned)."
         )
 
 
@@ -85,6 +99,7 @@ class RotationUseCases:
         key = target.key.enable_rotation(call.ctx.now, period)
         unsupported_for_aws_managed(target.key, "EnableKeyRotation")
         symmetric_only(target.key, "EnableKeyRotation")
+        refuse_on_replica(call.tx, target.key, "EnableKeyRotation")  # multi-Region
         self._save(call, key)
 
     def disable_key_rotation(self, call: Call, key_id: str) -> None:
@@ -93,12 +108,13 @@ class RotationUseCases:
         key = target.key.disable_rotation()
         unsupported_for_aws_managed(target.key, "DisableKeyRotation")
         symmetric_only(target.key, "DisableKeyRotation")
+        refuse_on_replica(call.tx, target.key, "DisableKeyRotation")  # multi-Region
         self._save(call, key)
 
     def get_key_rotation_status(self, call: Call, key_id: str) -> Key:
         target = self.access.find(call, key_id, aliases=False)
         self.access.authorize(call, target, "kms:GetKeyRotationStatus")
-        return target.key
+        return replica_rotation_view(call.tx, target.key)  # multi-Region: the primary's
 
     def rotate_key_on_demand(self, call: Call, key_id: str) -> Key:
         target = self.access.find(call, key_id, aliases=False, fresh=True)
@@ -107,6 +123,7 @@ class RotationUseCases:
         key.require("RotateKeyOnDemand")
         unsupported_for_aws_managed(key, "RotateKeyOnDemand")
         symmetric_only(key, "RotateKeyOnDemand")
+        refuse_on_replica(call.tx, key, "RotateKeyOnDemand")  # multi-Region
         done = store.count_rotations(call.tx, key.key_id, RotationType.ON_DEMAND)
         if done >= self.max_on_demand_rotations:
             raise LimitExceededException(

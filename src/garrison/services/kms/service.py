@@ -9,6 +9,7 @@
      ├── asymmetric AsymmetricUseCases GetPublicKey, Sign, Verify, RSA Encrypt/Decrypt,
      │                               Generate/VerifyMac, GenerateDataKeyPair*, DeriveSharedSecret
      ├── grants    GrantUseCases     Create/List/Retire/RevokeGrant, ListRetirableGrants
+     ├── importing ImportUseCases    GetParametersForImport, Import/DeleteImportedKeyMaterial
      ├── rotation  RotationUseCases  Enable/Disable/GetKeyRotation*, RotateKeyOnDemand,
      │                               ListKeyRotations
      └── get_or_create_aws_managed_key   alias/aws/<service> for other Garrison services
@@ -42,8 +43,10 @@ from garrison.services.kms.domain import (
     KeyManager,
 )
 from garrison.services.kms.grants import DEFAULT_MAX_GRANTS_PER_KEY, GrantUseCases
+from garrison.services.kms.importing import ImportUseCases
 from garrison.services.kms.keypolicy import aws_managed_key_policy
 from garrison.services.kms.keys import KeyUseCases, insert_new_key
+from garrison.services.kms.multiregion import MultiRegionUseCases
 from garrison.services.kms.rotation import DEFAULT_MAX_ON_DEMAND_ROTATIONS, RotationUseCases
 from garrison.storage.sql import IntegrityError
 from garrison.storage.writer import Tx
@@ -79,6 +82,10 @@ class KmsService:
         self.grants = GrantUseCases(self.access, max_grants_per_key=max_grants_per_key)
         # asymmetric and HMAC keys: Sign/Verify, GetPublicKey, MACs, key pairs, ECDH
         self.asymmetric = AsymmetricUseCases(self.access, self.cache)
+        # multi-Region keys: ReplicateKey, UpdatePrimaryRegion (multiregion.py)
+        self.multiregion = MultiRegionUseCases(self.access, self.cache, max_keys=max_keys)
+        # imported key material: GetParametersForImport, Import/DeleteImportedKeyMaterial
+        self.importing = ImportUseCases(self.access, self.cache)
 
     def clear_caches(self) -> None:
         """Forget every cached key, alias and key material (another node changed state)."""

@@ -55,6 +55,9 @@ def _material_pk(key_id: str, version: int) -> str:
 _KEY_COLUMNS = (
     *(c for c in _keys.c if not c.name.startswith("last_used_")),
     _versions.c.material_id,
+    # imported key material (importing.py): the current material's expiry
+    _versions.c.expiration_model,
+    _versions.c.valid_to,
 )
 
 
@@ -87,6 +90,8 @@ def _key(row: Any) -> Key:
         pending_window_days=m["pending_window_days"],
         rotation_period_days=m["rotation_period_days"],
         next_rotation_at=_dt(m["next_rotation_at"]),
+        expiration_model=m["expiration_model"],
+        valid_to=_dt(m["valid_to"]),
     )
 
 
@@ -269,7 +274,7 @@ def load_material(tx: Tx, key_id: str, version: int) -> tuple[str, bytes] | None
         .where(_versions.c.key_id == key_id)
         .where(_versions.c.version == version)
     ).first()
-    if row is None:
+    if row is None or row.material is None:  # None: imported material deleted or expired
         return None
     material = tx.barrier.open(
         "kms_key_versions", _material_pk(key_id, version), "material", row.material
