@@ -376,6 +376,105 @@ def test_rsa_encryption_errors(kms: Any) -> None:
     assert code(exc) == "InvalidCiphertextException"
 
 
+def test_re_encrypt_between_rsa_and_symmetric_keys(kms: Any) -> None:
+    rsa_key = create(kms, "RSA_2048", "ENCRYPT_DECRYPT")
+    other_rsa = create(kms, "RSA_3072", "ENCRYPT_DECRYPT")
+    symmetric = kms.create_key()["KeyMetadata"]
+    blob = kms.encrypt(
+        KeyId=rsa_key["KeyId"], Plaintext=b"secret", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )["CiphertextBlob"]
+    # RSA -> symmetric: the new blob decrypts with Decrypt and no KeyId
+    out = kms.re_encrypt(
+        CiphertextBlob=blob,
+        SourceKeyId=rsa_key["KeyId"],
+        SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+        DestinationKeyId=symmetric["KeyId"],
+        DestinationEncryptionContext={"purpose": "test"},
+    )
+    assert out["SourceKeyId"] == rsa_key["Arn"] and out["KeyId"] == symmetric["Arn"]
+    assert out["SourceEncryptionAlgorithm"] == "RSAES_OAEP_SHA_256"
+    assert out["DestinationEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    opened = kms.decrypt(
+        CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"purpose": "test"}
+    )
+    assert opened["Plaintext"] == b"secret" and opened["KeyId"] == symmetric["Arn"]
+    # symmetric -> RSA: decrypts with the private key through Garrison's Decrypt
+    sealed = kms.encrypt(KeyId=symmetric["KeyId"], Plaintext=b"data", EncryptionContext={"a": "b"})
+    out = kms.re_encrypt(
+        CiphertextBlob=sealed["CiphertextBlob"],
+        SourceEncryptionContext={"a": "b"},
+        DestinationKeyId=rsa_key["Arn"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+    )
+    assert out["DestinationEncryptionAlgorithm"] == "RSAES_OAEP_SHA_1"
+    assert out["SourceEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    opened = kms.decrypt(
+        CiphertextBlob=out["CiphertextBlob"],
+        KeyId=rsa_key["KeyId"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_1",
+    )
+    assert opened["Plaintext"] == b"data"
+    # RSA -> RSA, across algorithms; the result is a plain OAEP ciphertext of the public key
+    out = kms.re_encrypt(
+        CiphertextBlob=blob,
+        SourceKeyId=rsa_key["KeyId"],
+        SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+        DestinationKeyId=other_rsa["KeyId"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+    )
+    assert out["KeyId"] == other_rsa["Arn"]
+    opened = kms.decrypt(
+        CiphertextBlob=out["CiphertextBlob"],
+        KeyId=other_rsa["KeyId"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_1",
+    )
+    assert opened["Plaintext"] == b"secret"
+
+
+def test_re_encrypt_with_rsa_keys_refuses_bad_requests(kms: Any) -> None:
+    rsa_key = create(kms, "RSA_2048", "ENCRYPT_DECRYPT")
+    signing = create(kms, "RSA_2048", "SIGN_VERIFY")
+    symmetric = kms.create_key()["KeyMetadata"]
+    blob = kms.encrypt(
+        KeyId=rsa_key["KeyId"], Plaintext=b"secret", EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )["CiphertextBlob"]
+    sealed = kms.encrypt(KeyId=symmetric["KeyId"], Plaintext=b"x" * 215)["CiphertextBlob"]
+    from_rsa = dict(
+        CiphertextBlob=blob, SourceKeyId=rsa_key["KeyId"], DestinationKeyId=symmetric["KeyId"]
+    )
+    to_rsa = dict(CiphertextBlob=sealed, DestinationKeyId=rsa_key["KeyId"])
+    cases: list[tuple[dict[str, Any], str]] = [
+        # the wrong OAEP hash does not open the ciphertext
+        ({**from_rsa, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_1"},
+         "InvalidCiphertextException"),
+        # no source algorithm means SYMMETRIC_DEFAULT, which an RSA key cannot do
+        (from_rsa, "InvalidKeyUsageException"),
+        ({**from_rsa, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+          "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}, "InvalidKeyUsageException"),
+        ({**from_rsa, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+          "SourceEncryptionContext": {"a": "b"}}, "ValidationException"),
+        # without SourceKeyId an RSA ciphertext names no key
+        ({"CiphertextBlob": blob, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+          "DestinationKeyId": symmetric["KeyId"]}, "InvalidCiphertextException"),
+        (to_rsa, "InvalidKeyUsageException"),
+        ({**to_rsa, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1",
+          "DestinationEncryptionContext": {"a": "b"}}, "ValidationException"),
+        # 215 bytes: over RSA_2048's 214-byte limit with RSAES_OAEP_SHA_1
+        ({**to_rsa, "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"},
+         "ValidationException"),
+        ({**to_rsa, "DestinationKeyId": signing["KeyId"],
+          "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}, "InvalidKeyUsageException"),
+    ]  # fmt: skip
+    for request, expected in cases:
+        with pytest.raises(ClientError) as exc:
+            kms.re_encrypt(**request)
+        assert code(exc) == expected, request
+    # DryRun checks everything and seals nothing
+    with pytest.raises(ClientError) as exc:
+        kms.re_encrypt(**from_rsa, SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256", DryRun=True)
+    assert code(exc) == "DryRunOperationException"
+
+
 def test_asymmetric_and_hmac_keys_do_not_rotate(kms: Any) -> None:
     for spec, usage in [("RSA_2048", "ENCRYPT_DECRYPT"), ("HMAC_256", "GENERATE_VERIFY_MAC")]:
         key = create(kms, spec, usage)

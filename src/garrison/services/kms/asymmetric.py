@@ -118,6 +118,15 @@ def _incompatible(algorithm: str, spec: str) -> InvalidKeyUsageException:
     return InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {spec}.")
 
 
+def _check_size(target: Target, private: PrivateKey, algorithm: str, plaintext: bytes) -> None:
+    limit = rsa_oaep_max_plaintext(private.rsa_bytes, algorithm)
+    if len(plaintext) > limit:
+        raise ValidationException(
+            f"Plaintext is {len(plaintext)} bytes; {target.key.key_spec} with {algorithm} "
+            f"encrypts at most {limit} bytes."
+        )
+
+
 class AsymmetricUseCases:
     def __init__(self, access: KeyAccess, cache: KmsCache) -> None:
         self.access = access
@@ -345,12 +354,7 @@ class AsymmetricUseCases:
             call, "Encrypt", key_id, encryption_context, encryption_algorithm
         )
         private = self._private_key(call, target)
-        limit = rsa_oaep_max_plaintext(private.rsa_bytes, algorithm)
-        if len(plaintext) > limit:
-            raise ValidationException(
-                f"Plaintext is {len(plaintext)} bytes; {target.key.key_spec} with {algorithm} "
-                f"encrypts at most {limit} bytes."
-            )
+        _check_size(target, private, algorithm, plaintext)
         if dry_run:
             raise DryRunOperationException()
         blob = encrypt_with_public(private.public_der, algorithm, plaintext)
@@ -384,6 +388,35 @@ class AsymmetricUseCases:
             raise InvalidCiphertextException() from None
         self._record_usage(call, target, "Decrypt")
         return target.key.arn, plaintext, algorithm, target.key.current_material_id
+
+    # -- ReEncrypt from and to RSA keys (cryptographic.py runs the operation) -------------
+    def re_encrypt_algorithm(
+        self, target: Target, algorithm: str | None, context: Mapping[str, str] | None
+    ) -> str:
+        """The OAEP algorithm ReEncrypt uses with this RSA key, after AWS's checks."""
+        key = target.key
+        key.require("ReEncrypt")
+        if key.key_usage != ENCRYPT_DECRYPT:
+            raise _wrong_usage(target, "ReEncrypt")
+        chosen = algorithm or SYMMETRIC_DEFAULT
+        if chosen not in key_algorithms(key.key_spec, ENCRYPT_DECRYPT).encryption:
+            raise _incompatible(chosen, key.key_spec)
+        if context:
+            raise ValidationException(
+                "EncryptionContext is not supported with asymmetric KMS keys."
+            )
+        return chosen
+
+    def open_rsa(self, call: Call, target: Target, algorithm: str, ciphertext: bytes) -> bytes:
+        try:
+            return self._private_key(call, target).decrypt(algorithm, ciphertext)
+        except AsymmetricDecryptionError:
+            raise InvalidCiphertextException() from None
+
+    def seal_rsa(self, call: Call, target: Target, algorithm: str, plaintext: bytes) -> bytes:
+        private = self._private_key(call, target)
+        _check_size(target, private, algorithm, plaintext)
+        return encrypt_with_public(private.public_der, algorithm, plaintext)
 
     # -- GenerateMac, VerifyMac ------------------------------------------------------------
     def _mac(self, call: Call, operation: str, key_id: str, algorithm: str) -> Target:

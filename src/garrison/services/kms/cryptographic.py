@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from garrison.api import Call
 from garrison.crypto.aead import random_bytes
@@ -40,6 +40,9 @@ from garrison.services.kms.errors import (
 )
 from garrison.services.kms.keypolicy import encryption_context
 from garrison.storage.writer import Tx
+
+if TYPE_CHECKING:
+    from garrison.services.kms.asymmetric import AsymmetricUseCases
 
 IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -71,6 +74,8 @@ class ReEncrypted:
     source_material_id: str
     key_arn: str
     material_id: str
+    source_algorithm: str = SYMMETRIC_DEFAULT
+    algorithm: str = SYMMETRIC_DEFAULT
 
 
 def _unsupported_recipient() -> UnsupportedOperationException:
@@ -111,6 +116,8 @@ class CryptoUseCases:
     def __init__(self, access: KeyAccess, cache: KmsCache) -> None:
         self.access = access
         self.cache = cache
+        # RSA ENCRYPT_DECRYPT keys for ReEncrypt (service.py attaches its AsymmetricUseCases)
+        self.rsa: AsymmetricUseCases | None = None
 
     # -- shared steps ------------------------------------------------------------
     def _current_cipher(self, call: Call, target: Target) -> MaterialCipher:
@@ -150,6 +157,9 @@ class CryptoUseCases:
                     f"1 validation error detected: Value null at '{member}' failed to "
                     "satisfy constraint: Member must not be null"
                 )
+        elif requested is not None and requested.key.key_spec != SYMMETRIC_DEFAULT:
+            # an RSA ciphertext has no header: it belongs to the key the caller named
+            return requested, None
         else:
             try:
                 header = read_header(blob)
@@ -263,6 +273,23 @@ class CryptoUseCases:
         to_context["kms:ReEncryptOnSameKey"] = (same,)
         self.access.authorize(call, source, "kms:ReEncryptFrom", from_context)
         self.access.authorize(call, destination, "kms:ReEncryptTo", to_context)
+        if (
+            source.key.key_spec != SYMMETRIC_DEFAULT
+            or destination.key.key_spec != SYMMETRIC_DEFAULT
+        ):
+            return self._re_encrypt_asymmetric(
+                call,
+                ciphertext,
+                source,
+                header,
+                destination,
+                source_context=source_encryption_context,
+                destination_context=destination_encryption_context,
+                source_algorithm=source_encryption_algorithm,
+                destination_algorithm=destination_encryption_algorithm,
+                ignore=ignore,
+                dry_run=dry_run,
+            )
         _check_usable(source, "ReEncrypt")
         _check_usable(destination, "ReEncrypt")
         _check_algorithm(source_encryption_algorithm)
@@ -282,6 +309,74 @@ class CryptoUseCases:
             self._record_usage(call, destination, "ReEncrypt")
         return ReEncrypted(
             blob, source.key.arn, source_material, destination.key.arn, cipher.material_id
+        )
+
+    def _re_encrypt_asymmetric(
+        self,
+        call: Call,
+        ciphertext: bytes | None,
+        source: Target,
+        header: BlobHeader | None,
+        destination: Target,
+        *,
+        source_context: EncryptionContext | None,
+        destination_context: EncryptionContext | None,
+        source_algorithm: str | None,
+        destination_algorithm: str | None,
+        ignore: bool,
+        dry_run: bool,
+    ) -> ReEncrypted:
+        """ReEncrypt from and/or to an RSA ENCRYPT_DECRYPT key (kept off the symmetric path)."""
+        rsa = self.rsa
+        if rsa is None:  # a service composed without asymmetric keys
+            raise InvalidKeyUsageException("ReEncrypt supports symmetric KMS keys only here.")
+        rsa_source = source.key.key_spec != SYMMETRIC_DEFAULT
+        rsa_destination = destination.key.key_spec != SYMMETRIC_DEFAULT
+        if rsa_source:
+            from_algorithm = rsa.re_encrypt_algorithm(source, source_algorithm, source_context)
+        else:
+            _check_usable(source, "ReEncrypt")
+            _check_algorithm(source_algorithm)
+            from_algorithm = SYMMETRIC_DEFAULT
+        if rsa_destination:
+            to_algorithm = rsa.re_encrypt_algorithm(
+                destination, destination_algorithm, destination_context
+            )
+        else:
+            _check_usable(destination, "ReEncrypt")
+            _check_algorithm(destination_algorithm)
+            to_algorithm = SYMMETRIC_DEFAULT
+        if ignore:
+            raise DryRunOperationException()
+        assert ciphertext is not None
+        if rsa_source:
+            plaintext = rsa.open_rsa(call, source, from_algorithm, ciphertext)
+            source_material = source.key.current_material_id
+        else:
+            assert header is not None
+            plaintext, source_material = self._open(
+                call, source, header, ciphertext, source_context
+            )
+        if rsa_destination:
+            blob = rsa.seal_rsa(call, destination, to_algorithm, plaintext)
+            material = destination.key.current_material_id
+        else:
+            cipher = self._current_cipher(call, destination)
+            blob = cipher.seal(plaintext, destination_context)
+            material = cipher.material_id
+        if dry_run:
+            raise DryRunOperationException()
+        self._record_usage(call, source, "ReEncrypt")
+        if destination.key.key_id != source.key.key_id:
+            self._record_usage(call, destination, "ReEncrypt")
+        return ReEncrypted(
+            blob,
+            source.key.arn,
+            source_material,
+            destination.key.arn,
+            material,
+            from_algorithm,
+            to_algorithm,
         )
 
     # -- GenerateDataKey, GenerateDataKeyWithoutPlaintext ------------------------------

@@ -497,8 +497,8 @@ class KmsProvider:
             "CiphertextBlob": done.ciphertext,
             "SourceKeyId": done.source_key_arn,
             "KeyId": done.key_arn,
-            "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
-            "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "SourceEncryptionAlgorithm": done.source_algorithm,
+            "DestinationEncryptionAlgorithm": done.algorithm,
             "SourceKeyMaterialId": done.source_material_id,
             "DestinationKeyMaterialId": done.material_id,
         }

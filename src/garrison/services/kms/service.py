@@ -82,6 +82,7 @@ class KmsService:
         self.grants = GrantUseCases(self.access, max_grants_per_key=max_grants_per_key)
         # asymmetric and HMAC keys: Sign/Verify, GetPublicKey, MACs, key pairs, ECDH
         self.asymmetric = AsymmetricUseCases(self.access, self.cache)
+        self.crypto.rsa = self.asymmetric  # ReEncrypt from and to RSA ENCRYPT_DECRYPT keys
         # multi-Region keys: ReplicateKey, UpdatePrimaryRegion (multiregion.py)
         self.multiregion = MultiRegionUseCases(self.access, self.cache, max_keys=max_keys)
         # imported key material: GetParametersForImport, Import/DeleteImportedKeyMaterial
