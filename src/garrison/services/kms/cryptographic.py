@@ -113,11 +113,10 @@ def _context(ec: EncryptionContext | None, algorithm: str | None) -> dict[str, S
 
 
 class CryptoUseCases:
-    def __init__(self, access: KeyAccess, cache: KmsCache) -> None:
+    def __init__(self, access: KeyAccess, cache: KmsCache, rsa: AsymmetricUseCases) -> None:
         self.access = access
         self.cache = cache
-        # RSA ENCRYPT_DECRYPT keys for ReEncrypt (service.py attaches its AsymmetricUseCases)
-        self.rsa: AsymmetricUseCases | None = None
+        self.rsa = rsa  # RSA ENCRYPT_DECRYPT keys, for ReEncrypt
 
     # -- shared steps ------------------------------------------------------------
     def _current_cipher(self, call: Call, target: Target) -> MaterialCipher:
@@ -328,8 +327,6 @@ class CryptoUseCases:
     ) -> ReEncrypted:
         """ReEncrypt from and/or to an RSA ENCRYPT_DECRYPT key (kept off the symmetric path)."""
         rsa = self.rsa
-        if rsa is None:  # a service composed without asymmetric keys
-            raise InvalidKeyUsageException("ReEncrypt supports symmetric KMS keys only here.")
         rsa_source = source.key.key_spec != SYMMETRIC_DEFAULT
         rsa_destination = destination.key.key_spec != SYMMETRIC_DEFAULT
         if rsa_source:

@@ -73,16 +73,16 @@ class KmsService:
         self.access = KeyAccess(self.cache, authorizer or Authorizer())
         self.keys = KeyUseCases(self.access, self.cache, max_keys=max_keys)
         self.aliases = AliasUseCases(self.access, self.cache, max_aliases=max_aliases)
-        self.crypto = CryptoUseCases(self.access, self.cache)
+        # asymmetric and HMAC keys: Sign/Verify, GetPublicKey, MACs, key pairs, ECDH
+        self.asymmetric = AsymmetricUseCases(self.access, self.cache)
+        # ReEncrypt from and to RSA ENCRYPT_DECRYPT keys goes through `asymmetric`
+        self.crypto = CryptoUseCases(self.access, self.cache, self.asymmetric)
         self.rotation = RotationUseCases(
             self.access, self.cache, max_on_demand_rotations=max_on_demand_rotations
         )
         self.aws_managed_policy = aws_managed_policy
         # grants (CreateGrant ...); authorisation reads them in `access.granted`
         self.grants = GrantUseCases(self.access, max_grants_per_key=max_grants_per_key)
-        # asymmetric and HMAC keys: Sign/Verify, GetPublicKey, MACs, key pairs, ECDH
-        self.asymmetric = AsymmetricUseCases(self.access, self.cache)
-        self.crypto.rsa = self.asymmetric  # ReEncrypt from and to RSA ENCRYPT_DECRYPT keys
         # multi-Region keys: ReplicateKey, UpdatePrimaryRegion (multiregion.py)
         self.multiregion = MultiRegionUseCases(self.access, self.cache, max_keys=max_keys)
         # imported key material: GetParametersForImport, Import/DeleteImportedKeyMaterial
