@@ -8,18 +8,21 @@ KMS uses). Private keys travel as PKCS#8 DER (for sealing by the barrier),
 public keys as DER SubjectPublicKeyInfo (what GetPublicKey returns).
 
 Every verification failure is ``False``, every decryption failure the same
-`AsymmetricDecryptionError`, saying nothing about why.
+`AsymmetricDecryptionError`, saying nothing about why. Imported private keys
+(ImportKeyMaterial) go through `canonical_private_key`: PKCS#8 only, of exactly
+the key spec, rebuilt into one canonical encoding, else `KeyMaterialError`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
 
@@ -260,3 +263,126 @@ def hmac_tag(key: bytes, algorithm: str, message: bytes) -> bytes:
 def hmac_verify(key: bytes, algorithm: str, message: bytes, tag: bytes) -> bool:
     """Constant-time comparison of the expected tag with `tag`."""
     return hmac.compare_digest(hmac_tag(key, algorithm, message), tag)
+
+
+# -- imported private keys (ImportKeyMaterial) -------------------------------------
+class KeyMaterialError(ValueError):
+    """Imported private key material is not a private key of the expected key spec.
+
+    The message says what is wrong in KMS's terms and never quotes the material.
+    """
+
+
+def _der_element(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end) of the DER element at `offset`; ValueError if malformed."""
+    if offset + 2 > len(data) or data[offset] & 0x1F == 0x1F:
+        raise ValueError("truncated or high-tag-number element")
+    tag, first = data[offset], data[offset + 1]
+    start = offset + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or start + count > len(data):
+            raise ValueError("indefinite or oversized length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    end = start + length
+    if end > len(data):
+        raise ValueError("element overruns its container")
+    return tag, start, end
+
+
+def _is_pkcs8(der: bytes) -> bool:
+    """Whether `der` is shaped as an unencrypted PKCS#8 PrivateKeyInfo (RFC 5208/5958):
+    SEQUENCE { INTEGER version, SEQUENCE algorithm, OCTET STRING privateKey, ... }.
+
+    load_der_private_key also takes PKCS#1 and SEC1 keys; KMS takes PKCS#8 only.
+    """
+    try:
+        tag, start, end = _der_element(der, 0)
+        if tag != 0x30 or end != len(der):
+            return False
+        expected = (0x02, 0x30, 0x04)  # version, AlgorithmIdentifier, the key
+        offset = start
+        for want in expected:
+            tag, _, offset = _der_element(der, offset)
+            if tag != want:
+                return False
+        return offset <= end
+    except ValueError:
+        return False
+
+
+def _pkcs8(private: Any) -> bytes:
+    der: bytes = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return der
+
+
+def canonical_private_key(spec: str, der: bytes) -> bytes:
+    """The canonical PKCS#8 DER of an imported RSA or elliptic curve private key of `spec`.
+
+    Checks the material is an unencrypted PKCS#8 private key of exactly that spec
+    (RSA modulus size, named curve) and rebuilds it from its secret numbers, so the
+    same key always gives the same bytes (re-imports are recognised by them) and
+    the stored public key is the one the private key implies.
+    Raises `KeyMaterialError` otherwise.
+    """
+    if spec not in _RSA_BITS and spec not in _CURVES:
+        raise ValueError(f"key material of {spec} keys is not a PKCS#8 private key")
+    if not _is_pkcs8(der):
+        raise KeyMaterialError("it is not a DER-encoded PKCS #8 private key.")
+    try:
+        loaded = serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise KeyMaterialError("it is not a valid, unencrypted PKCS #8 private key.") from None
+    try:
+        if spec in _RSA_BITS:
+            return _canonical_rsa(spec, loaded)
+        return _canonical_ec(spec, loaded)
+    except KeyMaterialError:
+        raise
+    except ValueError:  # numbers the backend accepted on load but not on rebuilding
+        raise KeyMaterialError("it is not a consistent private key.") from None
+
+
+def _canonical_rsa(spec: str, loaded: Any) -> bytes:
+    bits = _RSA_BITS[spec]
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise KeyMaterialError(f"{spec} key material must be an RSA private key.")
+    if loaded.key_size != bits:
+        raise KeyMaterialError(
+            f"it is a {loaded.key_size}-bit RSA key; {spec} key material is a {bits}-bit RSA key."
+        )
+    numbers = loaded.private_numbers()
+    public = numbers.public_numbers
+    p, q = max(numbers.p, numbers.q), min(numbers.p, numbers.q)
+    # d modulo lcm(p-1, q-1) (FIPS 186-5, as OpenSSL generates): the same key, one encoding
+    d = pow(public.e, -1, math.lcm(p - 1, q - 1))
+    rebuilt = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=public,
+    ).private_key()
+    return _pkcs8(rebuilt)
+
+
+def _canonical_ec(spec: str, loaded: Any) -> bytes:
+    curve = _CURVES[spec]()
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise KeyMaterialError(f"{spec} key material must be an elliptic curve private key.")
+    if loaded.curve.name != curve.name:
+        raise KeyMaterialError(
+            f"it is a key on curve {loaded.curve.name}; {spec} key material is a key on "
+            f"curve {curve.name}."
+        )
+    rebuilt = ec.derive_private_key(loaded.private_numbers().private_value, curve)
+    if rebuilt.public_key().public_numbers() != loaded.public_key().public_numbers():
+        raise KeyMaterialError("its public key does not belong to its private key.")
+    return _pkcs8(rebuilt)

@@ -411,11 +411,11 @@ def test_unsupported_key_kinds_are_refused_clearly(harness: KmsHarness) -> None:
             "ECC_NIST_P256",
         ),
         ({"Origin": "AWS_CLOUDHSM"}, "UnsupportedOperationException", "AWS_CLOUDHSM"),
-        # imported key material: symmetric encryption keys only so far
+        # imported key material: not for key specs AWS does not document importing
         (
-            {"Origin": "EXTERNAL", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+            {"Origin": "EXTERNAL", "KeySpec": "ECC_NIST_EDWARDS25519", "KeyUsage": "SIGN_VERIFY"},
             "UnsupportedOperationException",
-            "SYMMETRIC_DEFAULT",
+            "ECC_NIST_EDWARDS25519",
         ),
         ({"CustomKeyStoreId": "cks-1234567890abcdef0"}, "CustomKeyStoreNotFoundException", "cks-"),
         ({"XksKeyId": "x"}, "UnsupportedOperationException", "XksKeyId"),

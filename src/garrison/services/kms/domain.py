@@ -281,27 +281,28 @@ class Key:
             pending_window_days=days,
         )
 
-    def cancel_deletion(self) -> Key:
-        """AWS leaves a key whose deletion was cancelled Disabled, not Enabled."""
+    def cancel_deletion(self, *, materials_imported: bool = True) -> Key:
+        """AWS leaves a key whose deletion was cancelled Disabled, not Enabled; an
+        EXTERNAL key missing any of its imported materials waits for them again."""
         self.require("CancelKeyDeletion")
-        # an EXTERNAL key without imported material (none has an expiration model) waits
-        # for its material again
-        no_material = self.origin == ORIGIN_EXTERNAL and self.expiration_model is None
+        no_material = self.origin == ORIGIN_EXTERNAL and not materials_imported
         state = KeyState.PENDING_IMPORT if no_material else KeyState.DISABLED
         return replace(self, state=state, deletion_date=None, pending_window_days=None)
 
     # -- imported key material (importing.py) ----------------------------------------
-    def material_imported(self, expiration_model: str, valid_to: datetime | None) -> Key:
-        """AWS: a successful import turns a PendingImport key Enabled; other states stay."""
+    def material_imported(self) -> Key:
+        """AWS: an import that leaves every key material of the key imported turns a
+        PendingImport key Enabled; other states stay."""
         state = KeyState.ENABLED if self.state is KeyState.PENDING_IMPORT else self.state
-        return replace(self, state=state, expiration_model=expiration_model, valid_to=valid_to)
+        return replace(self, state=state)
 
     def material_removed(self) -> Key:
-        """Imported material deleted or expired: PendingImport (a pending deletion stays)."""
+        """A key material of the key deleted or expired: PendingImport (a pending
+        deletion stays)."""
         state = self.state
-        if state is not KeyState.PENDING_DELETION:
+        if state not in _PENDING_DELETION_STATES:
             state = KeyState.PENDING_IMPORT
-        return replace(self, state=state, expiration_model=None, valid_to=None)
+        return replace(self, state=state)
 
     def due_for_deletion(self, now: datetime) -> bool:
         return (

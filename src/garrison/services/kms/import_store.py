@@ -1,18 +1,23 @@
 """Persistence of imported key material (Origin EXTERNAL): import tokens and material.
 
 Beside store.py (which keeps keys and their versions), this module knows the
-import columns of ``kms_key_versions`` and the ``kms_import_tokens`` table. An
-EXTERNAL key has one version row from its creation; its ``material`` is NULL
-while no material is imported (PENDING_IMPORT), and sealed by the barrier with
-the same associated data as generated material once it is. The wrapping
-private key of an import token is sealed too (``kms_import_tokens``,
-``<token id>``, ``private_key``).
+import columns of ``kms_key_versions`` and the ``kms_import_tokens`` table. Each
+key material of an EXTERNAL key is a version row: the first from the key's
+creation (its ``material_id`` empty until the first import), one more per
+rotation, and at most one *pending* row (version above the key's
+``current_version``) holding new material imported for the next on-demand
+rotation. A row's ``material`` is NULL while that material is not imported
+(PENDING_IMPORT: never yet, deleted or expired), and sealed by the barrier with
+the same associated data as generated material once it is. The wrapping private
+key of an import token is sealed too (``kms_import_tokens``, ``<token id>``,
+``private_key``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from garrison.services.kms import store
 from garrison.services.kms.domain import (
@@ -59,6 +64,12 @@ class ImportedMaterial:
     valid_to: datetime | None
     description: str | None
     digest: bytes | None  # keyed by the material, of the key id: recognises re-imports
+    created_at: datetime | None = None
+    rotation_type: str | None = None
+
+    @property
+    def imported(self) -> bool:
+        return self.import_state == IMPORTED
 
 
 def insert_pending_version(tx: Tx, key: Key) -> None:
@@ -112,28 +123,128 @@ def insert_external_key(
     return key
 
 
-def get_material(tx: Tx, key_id: str, version: int) -> ImportedMaterial | None:
-    row = tx.execute(
-        select(
-            _versions.c.material_id,
-            _versions.c.import_state,
-            _versions.c.expiration_model,
-            _versions.c.valid_to,
-            _versions.c.material_description,
-            _versions.c.material_digest,
-        ).where(and_(_versions.c.key_id == key_id, _versions.c.version == version))
-    ).first()
-    if row is None:
-        return None
+_MATERIAL_COLUMNS = (
+    _versions.c.version,
+    _versions.c.material_id,
+    _versions.c.import_state,
+    _versions.c.expiration_model,
+    _versions.c.valid_to,
+    _versions.c.material_description,
+    _versions.c.material_digest,
+    _versions.c.created_at,
+    _versions.c.rotation_type,
+)
+
+
+def _imported(key_id: str, row: Any) -> ImportedMaterial:
     return ImportedMaterial(
         key_id=key_id,
-        version=version,
+        version=row.version,
         material_id=row.material_id,
         import_state=row.import_state or IMPORTED,
         expiration_model=row.expiration_model,
         valid_to=_dt(row.valid_to),
         description=row.material_description,
         digest=row.material_digest,
+        created_at=_dt(row.created_at),
+        rotation_type=row.rotation_type,
+    )
+
+
+def get_material(tx: Tx, key_id: str, version: int) -> ImportedMaterial | None:
+    row = tx.execute(
+        select(*_MATERIAL_COLUMNS).where(
+            and_(_versions.c.key_id == key_id, _versions.c.version == version)
+        )
+    ).first()
+    return None if row is None else _imported(key_id, row)
+
+
+def list_materials(tx: Tx, key_id: str) -> list[ImportedMaterial]:
+    """Every material row of a key, by version (a key has at most 27: AWS's limits)."""
+    rows = tx.execute(
+        select(*_MATERIAL_COLUMNS).where(_versions.c.key_id == key_id).order_by(_versions.c.version)
+    )
+    return [_imported(key_id, row) for row in rows]
+
+
+def materials_imported(tx: Tx, key_id: str, current_version: int) -> bool:
+    """Whether every material permanently associated with the key (the current one
+    and those before it) is imported; pending materials do not count."""
+    missing = tx.execute(
+        select(_versions.c.version)
+        .where(_versions.c.key_id == key_id)
+        .where(_versions.c.version <= current_version)
+        .where(_versions.c.import_state != IMPORTED)
+        .limit(1)
+    ).first()
+    return missing is None
+
+
+def insert_material_row(
+    tx: Tx, imported: ImportedMaterial, created_at: datetime, material: bytes | None
+) -> None:
+    """A new material row: pending rotation (sealed material), or a replica's
+    placeholder for the primary's material (no material, PENDING_IMPORT)."""
+    tx.execute(
+        insert(_versions),
+        {
+            "key_id": imported.key_id,
+            "version": imported.version,
+            "material_id": imported.material_id,
+            "material": None,
+            "created_at": created_at.timestamp(),
+            "rotation_type": imported.rotation_type,
+            "import_state": PENDING_IMPORT,
+            "material_description": imported.description,
+            "material_digest": imported.digest,
+        },
+    )
+    if material is not None:
+        put_material(tx, imported, material)
+
+
+def copy_rows(tx: Tx, from_key_id: str, to_key_id: str) -> None:
+    """A new replica's material rows: the primary's facts, no material (PENDING_IMPORT)."""
+    for row in list_materials(tx, from_key_id):
+        created = row.created_at
+        assert created is not None
+        facts = ImportedMaterial(
+            key_id=to_key_id,
+            version=row.version,
+            material_id=row.material_id,
+            import_state=PENDING_IMPORT,
+            expiration_model=None,
+            valid_to=None,
+            description=row.description,
+            digest=row.digest,
+            rotation_type=row.rotation_type,
+        )
+        insert_material_row(tx, facts, created, None)
+
+
+def set_identity(tx: Tx, key_id: str, version: int, material_id: str, digest: bytes) -> None:
+    """Name a row's material (a replica learning the material its primary imported)."""
+    tx.execute(
+        update(_versions)
+        .where(and_(_versions.c.key_id == key_id, _versions.c.version == version))
+        .values(material_id=material_id, material_digest=digest)
+    )
+
+
+def mark_rotated(tx: Tx, key_id: str, version: int, now: datetime, rotation_type: str) -> None:
+    """A pending material became current by an on-demand rotation at `now`."""
+    tx.execute(
+        update(_versions)
+        .where(and_(_versions.c.key_id == key_id, _versions.c.version == version))
+        .values(rotation_type=rotation_type, created_at=now.timestamp())
+    )
+
+
+def delete_row(tx: Tx, key_id: str, version: int) -> None:
+    """Forget a pending material altogether (AWS: it is not permanently associated)."""
+    tx.execute(
+        delete(_versions).where(and_(_versions.c.key_id == key_id, _versions.c.version == version))
     )
 
 
@@ -174,7 +285,7 @@ def keys_with_expired_material(tx: Tx, now: datetime, limit: int) -> list[str]:
         .order_by(_versions.c.valid_to)
         .limit(limit)
     )
-    return [row.key_id for row in rows]
+    return list(dict.fromkeys(row.key_id for row in rows))  # a key once, however many
 
 
 # -- import tokens -------------------------------------------------------------------

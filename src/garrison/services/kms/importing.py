@@ -1,23 +1,36 @@
 """Imported key material (Origin EXTERNAL): GetParametersForImport, ImportKeyMaterial,
-DeleteImportedKeyMaterial, and the expiry of material at its ValidTo.
+DeleteImportedKeyMaterial, on-demand rotation of imported material, and its expiry.
 
 AWS's "Importing key material" is the specification. A key created with Origin
 EXTERNAL starts in PendingImport with no material. GetParametersForImport
 issues an RSA wrapping key (its private half sealed by the barrier) and an
-import token valid for 24 hours; the caller wraps 256 bits of symmetric
-material under the public key and sends it with the token to
-ImportKeyMaterial, which unwraps it, stores it sealed and turns the key
-Enabled. The material's id is an HMAC of the key id under the material (AWS:
-"based on the KMS key ID and the imported key material"), so the same
-material always gets the same id and only the same material can be imported
-again: after DeleteImportedKeyMaterial or expiry (state PendingImport again)
-a re-import of it restores every ciphertext; different material is
-IncorrectKeyMaterialException.
+import token valid for 24 hours; the caller wraps the material under the public
+key and sends it with the token to ImportKeyMaterial, which unwraps it, checks
+it is material of the key's spec (import_material.py), stores it sealed and
+turns the key Enabled. A material's id is an HMAC of the key id under the
+material (AWS: "based on the KMS key ID and the imported key material"), so the
+same material always gets the same id and is recognised when it comes back.
 
-This release imports symmetric encryption material only (asymmetric and HMAC
-keys cannot be created EXTERNAL), one material per key: ImportType
-NEW_KEY_MATERIAL on a key that already has material (on-demand rotation of
-imported material) is refused as unsupported.
+Symmetric encryption keys can hold several materials (import_store.py: one
+version row each):
+
+    ImportType NEW_KEY_MATERIAL, first import ──> CURRENT
+    ImportType NEW_KEY_MATERIAL, later ─────────> PENDING_ROTATION (at most one)
+        (multi-Region primary: PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every
+         replica has imported it with EXISTING_KEY_MATERIAL)
+    RotateKeyOnDemand ─> the pending material becomes CURRENT, the current NON_CURRENT
+
+ImportType EXISTING_KEY_MATERIAL re-imports one of the key's materials (after
+DeleteImportedKeyMaterial or expiry, or to change its expiry). The key is
+Enabled only while every material permanently associated with it (current and
+non-current) is imported; deleting or expiring any of them makes it
+PendingImport. A pending material is not permanently associated: deleting it
+forgets it. Asymmetric and HMAC keys take one material, imported once and then
+only re-imported.
+
+Multi-Region keys (multiregion.py) share their materials: the primary imports
+new material, each replica imports the same material (EXISTING_KEY_MATERIAL),
+and RotateKeyOnDemand on the primary rotates the whole set.
 """
 
 from __future__ import annotations
@@ -52,14 +65,16 @@ from garrison.services.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
+from garrison.services.kms.import_material import canonical_material, check_wrapping
+from garrison.services.kms.imported import remove_material, settle_state
 from garrison.services.kms.jobs import DoneOnKey
+from garrison.services.kms.multiregion import is_replica, related_keys
 from garrison.storage.writer import Tx
 
 PARAMETERS_VALID_FOR = timedelta(hours=24)
 # An expired token is kept this long so it is reported as expired, not as unknown.
 TOKEN_RETENTION = timedelta(days=7)
 MAX_VALID_TO = timedelta(days=365)
-SYMMETRIC_MATERIAL_BYTES = 32
 KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
 KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 NEW_KEY_MATERIAL = "NEW_KEY_MATERIAL"
@@ -101,16 +116,6 @@ def require_external(key: Key, operation: str) -> None:
         )
 
 
-def remove_material(tx: Tx, cache: KmsCache, key: Key) -> Key:
-    """Delete a key's imported material: PendingImport until the same material returns."""
-    import_store.drop_material(tx, key.key_id, key.current_version)
-    removed = key.material_removed()
-    store.update_key(tx, removed)
-    cache.invalidate_key(tx, key.key_id, material=True)
-    tx.mark_changed()
-    return removed
-
-
 class ImportUseCases:
     def __init__(self, access: KeyAccess, cache: KmsCache) -> None:
         self.access = access
@@ -146,6 +151,7 @@ class ImportUseCases:
             raise ValidationException(f"WrappingAlgorithm {wrapping_algorithm} is not valid.")
         if wrapping_key_spec not in WRAPPING_KEY_SPECS:
             raise ValidationException(f"WrappingKeySpec {wrapping_key_spec} is not valid.")
+        check_wrapping(key.key_spec, wrapping_algorithm, wrapping_key_spec)
         now = call.ctx.now
         raw = secrets.token_bytes(32)
         token = import_store.ImportToken(
@@ -176,7 +182,7 @@ class ImportUseCases:
         key_material_description: str | None = None,
         key_material_id: str | None = None,
     ) -> tuple[Key, str]:
-        """Import (or re-import) material; the key and the material's id."""
+        """Import new material or re-import one of the key's; the key and the material's id."""
         model = expiration_model or KEY_MATERIAL_EXPIRES
         extra: dict[str, tuple[str, ...]] = {"kms:ExpirationModel": (model,)}
         if valid_to is not None:
@@ -184,15 +190,21 @@ class ImportUseCases:
         key = self._target(call, key_id, "kms:ImportKeyMaterial", extra).key
         require_external(key, "ImportKeyMaterial")
         key.require("ImportKeyMaterial")
-        if key.key_spec != SYMMETRIC_DEFAULT:  # cannot happen: CreateKey refuses them
-            raise UnsupportedOperationException(
-                "This Garrison release imports symmetric encryption key material only."
-            )
-        now = call.ctx.now
+        tx, now = call.tx, call.ctx.now
         expires_at = _check_expiry(model, valid_to, now)
+        if key.key_spec != SYMMETRIC_DEFAULT:
+            for member, value in (
+                ("KeyMaterialDescription", key_material_description),
+                ("KeyMaterialId", key_material_id),
+            ):
+                if value is not None:
+                    raise ValidationException(
+                        f"{member} is only valid for symmetric encryption KMS keys; "
+                        f"{key.arn} has key spec {key.key_spec}."
+                    )
 
         token_id = _token_id(import_token)
-        found = import_store.get_token(call.tx, token_id) if token_id else None
+        found = import_store.get_token(tx, token_id) if token_id else None
         if found is None or found[0].key_id != key.key_id:
             raise InvalidImportTokenException()
         token, private_der = found
@@ -202,49 +214,103 @@ class ImportUseCases:
             material = unwrap(private_der, token.wrapping_algorithm, encrypted_key_material)
         except UnwrapError:
             raise InvalidCiphertextException() from None
-        if len(material) != SYMMETRIC_MATERIAL_BYTES:
-            raise IncorrectKeyMaterialException(
-                "The key material in the request is invalid: symmetric encryption key "
-                f"material is {SYMMETRIC_MATERIAL_BYTES * 8} bits ({SYMMETRIC_MATERIAL_BYTES} "
-                "bytes)."
-            )
+        material = canonical_material(key.key_spec, material)
 
-        current = import_store.get_material(call.tx, key.key_id, key.current_version)
-        assert current is not None  # every EXTERNAL key has its material row
-        digest = hmac.digest(material, key.key_id.encode(), "sha256")
-        ever_imported = current.digest is not None
+        rows = import_store.list_materials(tx, key.key_id)
+        digest = hmac.digest(material, key.public_id.encode(), "sha256")
+        material_id = digest.hex()
+        match = next(
+            (r for r in rows if r.digest is not None and hmac.compare_digest(r.digest, digest)),
+            None,
+        )
+        ever_imported = any(r.digest is not None for r in rows)
         kind = import_type or (EXISTING_KEY_MATERIAL if ever_imported else NEW_KEY_MATERIAL)
-        _check_import_type(kind, ever_imported, key_material_id)
-        if current.digest is not None and not hmac.compare_digest(digest, current.digest):
-            raise IncorrectKeyMaterialException(
-                "The key material in the request is not the same key material that was "
-                "previously imported into this KMS key."
+        replica = is_replica(tx, key)
+        if kind == NEW_KEY_MATERIAL:
+            if key_material_id is not None:
+                raise ValidationException(
+                    "You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL."
+                )
+            if replica:
+                raise UnsupportedOperationException(
+                    f"{key.arn} is a multi-Region replica key: import new key material into "
+                    "its primary key, then the same material into each replica with "
+                    "ImportType EXISTING_KEY_MATERIAL."
+                )
+            if match is not None:
+                raise ValidationException(
+                    f"This key material is already associated with {key.arn} (key material "
+                    f"{material_id}); re-import it with ImportType EXISTING_KEY_MATERIAL."
+                )
+            facts = replace(
+                _facts(key, rows, ever_imported),
+                material_id=material_id,
+                import_state=import_store.IMPORTED,
+                expiration_model=model,
+                valid_to=expires_at,
+                description=key_material_description,
+                digest=digest,
             )
-        if key_material_id is not None and not hmac.compare_digest(key_material_id, digest.hex()):
-            raise IncorrectKeyMaterialException(
-                f"Key material {key_material_id} is not the key material in the request."
+            if ever_imported:
+                import_store.insert_material_row(tx, facts, now, material)
+            else:
+                import_store.put_material(tx, facts, material)
+            self._share_with_replicas(tx, key, facts, now, first=not ever_imported)
+        else:
+            if not ever_imported:
+                raise ValidationException(
+                    "No key material has been imported into this KMS key yet; use ImportType "
+                    "NEW_KEY_MATERIAL for the first import"
+                    + (" (into its primary key: this is a replica)." if replica else ".")
+                )
+            if match is None:
+                raise IncorrectKeyMaterialException(
+                    "The key material in the request is not key material that was previously "
+                    f"imported into {key.arn}."
+                )
+            if key_material_id is not None and not hmac.compare_digest(
+                key_material_id, material_id
+            ):
+                raise IncorrectKeyMaterialException(
+                    f"Key material {key_material_id} is not the key material in the request."
+                )
+            facts = replace(
+                match,
+                import_state=import_store.IMPORTED,
+                expiration_model=model,
+                valid_to=expires_at,
+                description=(
+                    key_material_description
+                    if key_material_description is not None
+                    else match.description
+                ),
             )
-        imported = replace(
-            current,
-            material_id=digest.hex(),
-            expiration_model=model,
-            valid_to=expires_at,
-            description=(
-                key_material_description
-                if key_material_description is not None
-                else current.description
-            ),
-            digest=digest,
-        )
-        import_store.put_material(call.tx, imported, material)
-        updated = replace(
-            key.material_imported(model, expires_at), current_material_id=digest.hex()
-        )
-        store.update_key(call.tx, updated)
-        self.cache.invalidate_key(call.tx, key.key_id, material=True)
-        call.tx.mark_changed()
+            import_store.put_material(tx, facts, material)
+        updated = settle_state(tx, self.cache, key)
         audit_key(call, key.arn)
-        return updated, digest.hex()
+        return updated, material_id
+
+    def _share_with_replicas(
+        self, tx: Tx, key: Key, facts: import_store.ImportedMaterial, now: datetime, *, first: bool
+    ) -> None:
+        """A multi-Region primary's new material: each replica learns its id and digest
+        (not the material: the replica imports that itself)."""
+        assert facts.digest is not None
+        for related in related_keys(tx, key):
+            if first:
+                import_store.set_identity(
+                    tx, related.key_id, facts.version, facts.material_id, facts.digest
+                )
+            else:
+                placeholder = replace(
+                    facts,
+                    key_id=related.key_id,
+                    import_state=import_store.PENDING_IMPORT,
+                    expiration_model=None,
+                    valid_to=None,
+                )
+                import_store.insert_material_row(tx, placeholder, now, None)
+            self.cache.invalidate_key(tx, related.key_id, material=True)
 
     # -- ListKeyRotations' import facts --------------------------------------------
     @staticmethod
@@ -258,20 +324,51 @@ class ImportUseCases:
     def delete_imported_key_material(
         self, call: Call, key_id: str, *, key_material_id: str | None = None
     ) -> tuple[Key, str | None]:
-        """Delete the key's material; the key and the id of the deleted material."""
+        """Delete one of the key's materials (the current one by default); the key and
+        the id of the deleted material."""
         key = self._target(call, key_id, "kms:DeleteImportedKeyMaterial", {}).key
         require_external(key, "DeleteImportedKeyMaterial")
         key.require("DeleteImportedKeyMaterial")
-        current = import_store.get_material(call.tx, key.key_id, key.current_version)
-        assert current is not None
-        if key_material_id is not None and key_material_id != current.material_id:
-            raise NotFoundException(
-                f"Key material {key_material_id} is not associated with {key.arn}."
-            )
+        rows = import_store.list_materials(call.tx, key.key_id)
+        if key_material_id is None:
+            row = next(r for r in rows if r.version == key.current_version)
+        else:
+            found = [r for r in rows if r.material_id and r.material_id == key_material_id]
+            if not found:
+                raise NotFoundException(
+                    f"Key material {key_material_id} is not associated with {key.arn}."
+                )
+            row = found[0]
         audit_key(call, key.arn)
-        if current.import_state == import_store.PENDING_IMPORT:
-            return key, current.material_id or None  # nothing to delete: AWS succeeds
-        return remove_material(call.tx, self.cache, key), current.material_id
+        if not row.imported:
+            return key, row.material_id or None  # nothing to delete: AWS succeeds
+        return remove_material(call.tx, self.cache, key, row), row.material_id
+
+
+def _facts(
+    key: Key, rows: list[import_store.ImportedMaterial], ever_imported: bool
+) -> import_store.ImportedMaterial:
+    """The row new material goes into: the key's first row on its first import, else
+    a new pending row after the current one (at most one may wait)."""
+    if not ever_imported:
+        return next(r for r in rows if r.version == key.current_version)
+    if key.key_spec != SYMMETRIC_DEFAULT:
+        raise UnsupportedOperationException(
+            f"{key.arn} has key spec {key.key_spec}: the key material of asymmetric and HMAC "
+            "KMS keys cannot change after the first import; re-import the same material with "
+            "ImportType EXISTING_KEY_MATERIAL."
+        )
+    pending = [r for r in rows if r.version > key.current_version]
+    if pending:
+        raise ValidationException(
+            f"{key.arn} already has key material {pending[0].material_id} pending rotation: "
+            "rotate to it (RotateKeyOnDemand) or delete it (DeleteImportedKeyMaterial) before "
+            "importing other new key material."
+        )
+    version = max(r.version for r in rows) + 1
+    return import_store.ImportedMaterial(
+        key.key_id, version, "", import_store.PENDING_IMPORT, None, None, None, None
+    )
 
 
 def _check_expiry(model: str, valid_to: datetime | None, now: datetime) -> datetime | None:
@@ -292,26 +389,6 @@ def _check_expiry(model: str, valid_to: datetime | None, now: datetime) -> datet
     return valid_to
 
 
-def _check_import_type(kind: str, ever_imported: bool, key_material_id: str | None) -> None:
-    if kind == NEW_KEY_MATERIAL:
-        if key_material_id is not None:
-            raise ValidationException(
-                "You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL."
-            )
-        if ever_imported:
-            raise UnsupportedOperationException(
-                "Importing new key material into a KMS key that already has key material "
-                "(on-demand rotation of imported key material) is not supported by this "
-                "Garrison release yet; re-import the same key material with ImportType "
-                "EXISTING_KEY_MATERIAL."
-            )
-    elif not ever_imported:
-        raise ValidationException(
-            "No key material has been imported into this KMS key yet; use ImportType "
-            "NEW_KEY_MATERIAL for the first import."
-        )
-
-
 # -- expiry (the scheduler) ---------------------------------------------------------
 
 
@@ -326,20 +403,20 @@ def keys_with_expired_material(tx: Tx, now: datetime | float, limit: int = 100) 
 def expire_material_if_due(
     tx: Tx, key_id: str, now: datetime | float, cache: KmsCache
 ) -> DoneOnKey | None:
-    """Delete the key's imported material if its ValidTo has passed (CloudTrail's
-    ``DeleteExpiredKeyMaterial``); None if it is not due (any more)."""
+    """Delete the key's imported materials whose ValidTo has passed (CloudTrail's
+    ``DeleteExpiredKeyMaterial``); None if none is due (any more)."""
     when = _when(now)
     key = store.get_key(tx, key_id)
     if key is None or key.origin != ORIGIN_EXTERNAL:
         return None
-    current = import_store.get_material(tx, key_id, key.current_version)
-    if (
-        current is None
-        or current.import_state != import_store.IMPORTED
-        or current.valid_to is None
-        or current.valid_to > when
-    ):
+    due = [
+        row
+        for row in import_store.list_materials(tx, key_id)
+        if row.imported and row.valid_to is not None and row.valid_to <= when
+    ]
+    if not due:
         return None
     import_store.delete_expired_tokens(tx, when - TOKEN_RETENTION)
-    remove_material(tx, cache, key)
+    for row in due:
+        key = remove_material(tx, cache, key, row)
     return DoneOnKey("DeleteExpiredKeyMaterial", key.account_id, key.region, key.key_id, key.arn)

@@ -49,7 +49,8 @@ from garrison.services.kms.errors import (
     ValidationException,
 )
 from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
-from garrison.services.kms.import_store import insert_external_key
+from garrison.services.kms.import_material import check_importable
+from garrison.services.kms.import_store import insert_external_key, materials_imported
 from garrison.services.kms.keypolicy import (
     caller_context,
     check_lockout,
@@ -246,12 +247,8 @@ class KeyUseCases:
                 f"Origin {key_origin} is not supported by this Garrison release; "
                 f"only {ORIGIN_AWS_KMS} and {ORIGIN_EXTERNAL} keys can be created."
             )
-        # imported key material (importing.py): symmetric, single-Region keys so far
-        if key_origin == ORIGIN_EXTERNAL and (spec != SYMMETRIC_DEFAULT or multi_region):
-            raise UnsupportedOperationException(
-                f"This Garrison release imports key material into single-Region "
-                f"{SYMMETRIC_DEFAULT} keys only."
-            )
+        if key_origin == ORIGIN_EXTERNAL:  # imported key material (import_material.py)
+            check_importable(spec)
         check_spec_and_usage(spec, usage, explicit_usage=key_usage is not None)
         check_tag_keys(list(requested_tags))
         check_tag_count(len(requested_tags))
@@ -292,7 +289,8 @@ class KeyUseCases:
 
     # -- reading -------------------------------------------------------------------
     def describe_key(self, call: Call, key_id: str) -> Key:
-        target = self.access.find(call, key_id, aliases=True)
+        # AWS: DescribeKey on a predefined AWS alias with no key creates its AWS managed key
+        target = self.access.find(call, key_id, aliases=True, create_predefined=True)
         self.access.authorize(call, target, "kms:DescribeKey")
         return target.key
 
@@ -346,7 +344,10 @@ class KeyUseCases:
 
     def cancel_key_deletion(self, call: Call, key_id: str) -> Key:
         target = self._find_and_authorize(call, key_id, "kms:CancelKeyDeletion")
-        key = target.key.cancel_deletion()
+        complete = target.key.origin != ORIGIN_EXTERNAL or materials_imported(
+            call.tx, target.key.key_id, target.key.current_version
+        )
+        key = target.key.cancel_deletion(materials_imported=complete)
         self._save(call, key)
         return key
 

@@ -22,7 +22,9 @@ a primary and its replicas. Regions are namespaces of one Garrison deployment
   replica shows the primary's schedule.
 
 A replica is created Enabled at once (AWS shows Creating for a while first:
-there is no asynchronous copy to wait for here).
+there is no asynchronous copy to wait for here). A replica of a key with
+imported material is created PendingImport with none of it: the same material
+must be imported into it (importing.py), as AWS requires.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from garrison.api import Call
+from garrison.services.kms import import_store, store
 from garrison.services.kms import multiregion_store as sets
-from garrison.services.kms import store
 from garrison.services.kms.access import KeyAccess, Target, audit_key
 from garrison.services.kms.cache import KmsCache, load_view
 from garrison.services.kms.domain import (
@@ -248,11 +250,6 @@ class MultiRegionUseCases:
                 call, "kms:TagResource", replica_arn, request_tags_context(requested_tags)
             )
         sets.check_region_name(replica_region)
-        if primary.origin != ORIGIN_AWS_KMS:
-            raise UnsupportedOperationException(
-                f"{primary.arn} has origin {primary.origin}; this Garrison release replicates "
-                f"multi-Region keys of origin {ORIGIN_AWS_KMS} only."
-            )
         if store.get_key(tx, row_key_id(public, replica_region)) is not None:
             raise AlreadyExistsException(
                 f"{replica_arn} already exists: a key related to {primary.arn} is in "
@@ -279,14 +276,18 @@ class MultiRegionUseCases:
             key_spec=primary.key_spec,
             origin=primary.origin,
             key_manager=KeyManager.CUSTOMER,
-            state=KeyState.ENABLED,
+            # imported key material is the replica's to import (importing.py)
+            state=KeyState.ENABLED if primary.origin == ORIGIN_AWS_KMS else KeyState.PENDING_IMPORT,
             created_at=ctx.now,
             policy=document,
             current_version=primary.current_version,
             current_material_id=primary.current_material_id,
         )
         store.insert_key(tx, replica)
-        self._copy_material(tx, primary, replica.key_id)
+        if primary.origin == ORIGIN_AWS_KMS:
+            self._copy_material(tx, primary, replica.key_id)
+        else:  # the primary's material ids, none of its material
+            import_store.copy_rows(tx, primary.key_id, replica.key_id)
         store.put_tags(tx, replica.key_id, requested_tags)
         audit_key(call, replica_arn)
         self._invalidate_set(call, public)

@@ -37,7 +37,7 @@ from garrison.services.kms.domain import (
     public_key_id,
 )
 from garrison.services.kms.grant_domain import Grant
-from garrison.services.kms.grants import check_grant_tokens
+from garrison.services.kms.grants import DEFAULT_MAX_GRANTS_PER_KEY, check_grant_tokens
 from garrison.services.kms.import_store import ImportedMaterial
 from garrison.services.kms.import_wire import ImportHandlers
 from garrison.services.kms.keypolicy import aws_managed_key_policy
@@ -237,6 +237,7 @@ class KmsProvider:
         max_on_demand_rotations: int = DEFAULT_MAX_ON_DEMAND_ROTATIONS,
         aws_managed_policy: AwsManagedPolicy = aws_managed_key_policy,
         quotas: RequestQuotas | None = None,
+        max_grants_per_key: int = DEFAULT_MAX_GRANTS_PER_KEY,
     ) -> None:
         self.clock = clock
         self.kms = KmsService(
@@ -245,6 +246,7 @@ class KmsProvider:
             max_aliases=max_aliases,
             max_on_demand_rotations=max_on_demand_rotations,
             aws_managed_policy=aws_managed_policy,
+            max_grants_per_key=max_grants_per_key,
         )
         self.throttle = RequestThrottle(quotas or RequestQuotas(), clock.time, self.kms.cache)
         self._handlers: dict[str, Callable[[Call, Request], Response | None]] = {
@@ -621,7 +623,7 @@ class KmsProvider:
             item: dict[str, Any] = {
                 "KeyId": key.public_id,
                 "KeyMaterialId": version.material_id,
-                "KeyMaterialState": "CURRENT" if entry.current else "NON_CURRENT",
+                "KeyMaterialState": entry.state,
             }
             if version.rotation_type is not None:
                 item["RotationDate"] = version.created_at

@@ -6,6 +6,8 @@ earlier version keeps decrypting. Automatic rotation is run by the scheduler
 (`garrison.services.kms.jobs`) through `rotate_key`; on-demand rotations do not
 move the automatic schedule, and a key may be rotated on demand at most
 `max_on_demand_rotations` times (25 in the pinned model's documentation).
+Keys with imported key material rotate on demand only, to material imported
+for it beforehand (`imported.rotate_imported`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from garrison.api import Call
-from garrison.services.kms import store
+from garrison.services.kms import import_store, store
 from garrison.services.kms.access import KeyAccess
 from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.ciphertext import new_material
 from garrison.services.kms.domain import (
     DEFAULT_ROTATION_PERIOD_DAYS,
     ORIGIN_AWS_KMS,
+    ORIGIN_EXTERNAL,
     SYMMETRIC_DEFAULT,
     Key,
     KeyVersion,
@@ -32,6 +35,7 @@ from garrison.services.kms.errors import (
     UnsupportedOperationException,
 )
 from garrison.services.kms.identifiers import decode_marker, encode_marker, page_size
+from garrison.services.kms.imported import material_state, rotate_imported
 from garrison.services.kms.keys import Page, new_material_id, unsupported_for_aws_managed
 from garrison.services.kms.multiregion import (
     propagate_rotation,
@@ -58,24 +62,30 @@ def rotate_key(tx: Tx, cache: KmsCache, key: Key, now: datetime, *, automatic: b
     return rotated
 
 
-def symmetric_only(key: Key, operation: str) -> None:
-    """AWS rotates symmetric encryption keys only: asymmetric and HMAC keys refuse it."""
+def symmetric_only(key: Key, operation: str, *, imported: bool = False) -> None:
+    """AWS rotates symmetric encryption keys only: asymmetric and HMAC keys refuse it,
+    and keys with imported material rotate on demand only (`imported`)."""
     if key.key_spec != SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException(
             f"{key.arn} has key spec {key.key_spec}; {operation} applies to symmetric "
             "encryption KMS keys only."
         )
-    if key.origin != ORIGIN_AWS_KMS:  # imported key material (importing.py)
+    if key.origin == ORIGIN_EXTERNAL and not imported:
         raise UnsupportedOperationException(
-            f"{key.arn} has Origin {key.origin}; this Garrison release rotates KMS-generated "
-            "key material only (on-demand rotation of imported key material is planned)."
+            f"{key.arn} has imported key material (Origin {ORIGIN_EXTERNAL}): KMS does not "
+            "rotate it automatically; import new key material and rotate it with "
+            "RotateKeyOnDemand."
+        )
+    if key.origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
+        raise UnsupportedOperationException(
+            f"{key.arn} has Origin {key.origin}; {operation} does not apply to it."
         )
 
 
 @dataclass(frozen=True, slots=True)
 class RotationEntry:
     version: KeyVersion
-    current: bool
+    state: str  # KeyMaterialState: CURRENT, NON_CURRENT, PENDING_ROTATION, ...
 
 
 class RotationUseCases:
@@ -122,7 +132,7 @@ class RotationUseCases:
         key = target.key
         key.require("RotateKeyOnDemand")
         unsupported_for_aws_managed(key, "RotateKeyOnDemand")
-        symmetric_only(key, "RotateKeyOnDemand")
+        symmetric_only(key, "RotateKeyOnDemand", imported=True)
         refuse_on_replica(call.tx, key, "RotateKeyOnDemand")  # multi-Region
         done = store.count_rotations(call.tx, key.key_id, RotationType.ON_DEMAND)
         if done >= self.max_on_demand_rotations:
@@ -130,6 +140,8 @@ class RotationUseCases:
                 f"{key.arn} has reached the limit of {self.max_on_demand_rotations} "
                 "on-demand rotations."
             )
+        if key.origin == ORIGIN_EXTERNAL:  # to the material imported for it (importing.py)
+            return rotate_imported(call.tx, self.cache, key, call.ctx.now)
         return rotate_key(call.tx, self.cache, key, call.ctx.now, automatic=False)
 
     def list_key_rotations(
@@ -157,8 +169,7 @@ class RotationUseCases:
         )
         more = len(versions) > size
         versions = versions[:size]
-        current = target.key.current_version
-        entries = [RotationEntry(v, v.version == current) for v in versions]
+        entries = [RotationEntry(v, _material_state(call.tx, target.key, v)) for v in versions]
         next_marker = encode_marker("rotations", str(versions[-1].version)) if more else None
         return target.key, Page(entries, next_marker)
 
@@ -166,3 +177,11 @@ class RotationUseCases:
         store.update_key(call.tx, key)
         self.cache.invalidate_key(call.tx, key.key_id)
         call.tx.mark_changed()
+
+
+def _material_state(tx: Tx, key: Key, version: KeyVersion) -> str:
+    if key.origin == ORIGIN_EXTERNAL and version.version > key.current_version:
+        found = import_store.get_material(tx, key.key_id, version.version)
+        if found is not None:  # imported for the next on-demand rotation
+            return material_state(tx, key, found)
+    return "CURRENT" if version.version == key.current_version else "NON_CURRENT"

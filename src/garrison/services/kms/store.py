@@ -51,13 +51,21 @@ def _material_pk(key_id: str, version: int) -> str:
 # Keys
 # --------------------------------------------------------------------------
 
+_associated = _versions.alias("associated")
 # Everything a `Key` holds; the last-usage columns are read only by GetKeyLastUsage.
 _KEY_COLUMNS = (
     *(c for c in _keys.c if not c.name.startswith("last_used_")),
     _versions.c.material_id,
-    # imported key material (importing.py): the current material's expiry
+    # imported key material (importing.py): the current material's expiry model, and
+    # AWS's ValidTo, the earliest expiry of the materials permanently associated
     _versions.c.expiration_model,
-    _versions.c.valid_to,
+    select(func.min(_associated.c.valid_to))
+    .where(_associated.c.key_id == _keys.c.key_id)
+    .where(_associated.c.version <= _keys.c.current_version)
+    .where(_associated.c.import_state == "IMPORTED")
+    .correlate(_keys)
+    .scalar_subquery()
+    .label("valid_to"),
 )
 
 
