@@ -6,7 +6,9 @@ import os
 import time
 import uuid
 
-from garrison.pipeline import ids
+from garrison.pipeline import Ids
+
+ids = Ids()  # one source, as a Pipeline owns one
 
 
 def test_request_ids_are_canonical_random_uuids() -> None:

@@ -20,6 +20,24 @@ Request = dict[str, Any]
 Response = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class InnerCall:
+    """A call one Garrison service made to another on the caller's behalf (SSM's
+    KMS Decrypt of a SecureString, say): audited as its own event, as AWS records
+    it, with ``invokedBy`` and ``sourceIPAddress`` the calling service's principal
+    (``ssm.amazonaws.com``)."""
+
+    event_id: str
+    event_source: str  # the called service, e.g. "kms.amazonaws.com"
+    event_name: str
+    invoked_by: str  # the calling service, e.g. "ssm.amazonaws.com"
+    read_only: bool
+    request_parameters: dict[str, Any] | None
+    resources: tuple[tuple[str, str], ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+
+
 @dataclass(slots=True)
 class Call:
     ctx: RequestContext
@@ -27,6 +45,10 @@ class Call:
     resources: list[tuple[str, str]] = field(default_factory=list)
     # A handler sets this when CloudTrail records no responseElements for it.
     hide_response: bool = False
+    # Calls made to other services on the caller's behalf, in order (services.common.via).
+    inner: list[InnerCall] = field(default_factory=list)
+    # The pipeline's source of (time-ordered) CloudTrail event ids, for inner calls.
+    event_ids: Callable[[], str] | None = None
 
     def audit_resource(self, resource_type: str, arn: str) -> None:
         self.resources.append((resource_type, arn))

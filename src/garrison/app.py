@@ -33,7 +33,7 @@ from garrison.config import Settings
 from garrison.crypto.signing import DigestSigner
 from garrison.iam.authorizer import Authorizer
 from garrison.iam.credentials import CredentialStore, forget_keys, service_principal
-from garrison.pipeline import Pipeline
+from garrison.pipeline import Ids, Pipeline
 from garrison.protocol.sigv4 import SigV4Verifier
 from garrison.protocol.specs import SpecRegistry
 from garrison.scheduler.runner import Job, JobRun, Scheduler
@@ -86,6 +86,7 @@ class Garrison:
             authorizer=self.authorizer,
             max_keys=settings.kms_max_keys,
             max_aliases=settings.kms_max_aliases,
+            max_grants_per_key=settings.kms_max_grants_per_key,
             quotas=RequestQuotas.configured(
                 symmetric=settings.kms_symmetric_request_rate,
                 rsa=settings.kms_rsa_request_rate,
@@ -118,6 +119,7 @@ class Garrison:
             trail=self.trail,
             clock=self.clock,
             key_used=self.iam.record_access_key_use,
+            ids=Ids(),
         )
         self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
         self.unsealer: ShamirUnsealer | None = None

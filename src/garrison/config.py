@@ -47,6 +47,10 @@ class Settings:
     # KMS quotas (resource counts)
     kms_max_keys: int = 100_000
     kms_max_aliases: int = 100_000
+    kms_max_grants_per_key: int = 50_000  # AWS's "Grants for a KMS key"
+    # SSM Parameter Store quotas (parameters per account and Region, by tier)
+    ssm_max_standard_parameters: int = 10_000
+    ssm_max_advanced_parameters: int = 100_000
     # KMS request quotas (requests per second per account and Region; 0 = off), see
     # services/kms/quotas.py: the shared cryptographic quotas at AWS's smallest
     # Region class; per-operation quotas "" (none), "aws" (AWS's table) and/or

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from garrison.api import Call, Handler, Provider
+from garrison.api import Call, Handler, InnerCall, Provider
 from garrison.audit.event import CallRecord, build_event
 from garrison.audit.trail import AuditTrail
 from garrison.clock import Clock
@@ -70,8 +71,12 @@ class HttpResponse:
     body: bytes
 
 
-class _Ids:
+class Ids:
     """UUID strings from os.urandom read 4 KiB at a time, kept as hex text.
+
+    One per `Pipeline` (injected like its clock, built by the composition root),
+    not a module global: tests and embedders get their own, and nothing is
+    shared between two pipelines of one process.
 
     `uuid.uuid4()` makes a getrandom syscall and a UUID object per id (4% of the
     event loop thread's samples under load): 2.0 us an id. Sliced from a hex
@@ -83,8 +88,10 @@ class _Ids:
         self._lock = threading.Lock()
         self._hex = ""
         self._offset = 0
-        # a child process must never hand out its parent's buffered randomness
-        os.register_at_fork(after_in_child=self._drop)
+        # A child process must never hand out its parent's buffered randomness.
+        # The hook holds the instance weakly: fork hooks cannot be unregistered.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _drop_buffer(ref))
 
     def _drop(self) -> None:
         self._hex, self._offset = "", 0
@@ -115,11 +122,14 @@ class _Ids:
         return f"{ms[:8]}-{ms[8:]}-7{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
 
 
+def _drop_buffer(ref: weakref.ref[Ids]) -> None:
+    found = ref()
+    if found is not None:
+        found._drop()
+
+
 # a hex digit -> the RFC 9562 variant digit (10xx) carrying its two low bits
 _VARIANT = {f"{n:x}": "89ab"[n & 3] for n in range(16)}
-
-
-ids = _Ids()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,7 @@ class Pipeline:
         trail: AuditTrail,
         clock: Clock,
         key_used: KeyUseRecorder | None = None,
+        ids: Ids | None = None,
     ) -> None:
         self.registry = registry
         # told of each call made with a long-term access key (GetAccessKeyLastUsed)
@@ -167,6 +178,8 @@ class Pipeline:
         self.writer = writer
         self.trail = trail
         self.clock = clock
+        # request and event ids (a fresh source unless the composition root gives one)
+        self.ids = ids if ids is not None else Ids()
         self._handlers = {name: p.handlers() for name, p in providers.items()}
         # X-Amz-Target -> route, for targets that resolved (so bounded by the models):
         # 1.0 us a call to resolve, 0.1 us to look up.
@@ -175,7 +188,7 @@ class Pipeline:
         self._query_routes: dict[tuple[str, str], _Routed] = {}
 
     async def handle(self, req: HttpRequest) -> HttpResponse:
-        request_id = ids.random()
+        request_id = self.ids.random()
         headers = _header_map(req.headers)
         user_agent = headers.get(b"user-agent", b"").decode("latin-1")
         routed: _Routed | None = None
@@ -258,7 +271,7 @@ class Pipeline:
             source_ip=req.client_ip,
             user_agent=user_agent,
             secure_transport=req.secure,
-            event_id=ids.time_ordered(),
+            event_id=self.ids.time_ordered(),
         )
         if self.key_used is not None and principal.session is None:
             self.key_used(access_key_id, routed.spec.signing_name, region, ctx.now)
@@ -273,10 +286,11 @@ class Pipeline:
             serialize = partial(routed.serialize, request_id=request_id)  # XML carries the id
 
         payload = b""
+        new_event_id = self.ids.time_ordered
 
         def unit(tx: Tx) -> dict[str, Any] | AwsError:
             nonlocal payload
-            call = Call(ctx, tx)
+            call = Call(ctx, tx, event_ids=new_event_id)
             outcome: dict[str, Any] | AwsError
             savepoint = tx.savepoint()
             try:
@@ -315,6 +329,8 @@ class Pipeline:
                 error_code=outcome.code if isinstance(outcome, AwsError) else None,
                 error_message=outcome.message if isinstance(outcome, AwsError) else None,
             )
+            if call.inner:  # calls made to other services for this one, audited first
+                _append_inner(trail, tx, record, call.inner)
             trail.append(
                 tx, build_event(record), epoch=ctx.now.timestamp(), resources=call.resources
             )
@@ -340,7 +356,7 @@ class Pipeline:
         """Answer (and audit) a request refused before it could be routed."""
         headers = _header_map(req.headers)
         user_agent = headers.get(b"user-agent", b"").decode("latin-1")
-        request_id = ids.random()
+        request_id = self.ids.random()
         return await self._finish_failed(err, None, None, "", "", request_id, req, user_agent)
 
     # -- helpers -----------------------------------------------------------
@@ -458,7 +474,7 @@ class Pipeline:
             event_source = self.providers[spec.name].event_source
         now = self.clock.now()
         record = CallRecord(
-            event_id=ids.time_ordered(),
+            event_id=self.ids.time_ordered(),
             request_id=request_id,
             event_time=now,
             event_source=event_source,
@@ -525,3 +541,30 @@ def _unsupported(op_name: str) -> AwsError:
     return UnsupportedOperationException(
         f"{op_name} is not supported by this Garrison release yet."
     )
+
+
+def _append_inner(trail: AuditTrail, tx: Tx, outer: CallRecord, inner: list[InnerCall]) -> None:
+    """Audit the calls a service made to another for the caller (`services.common.via`):
+    each its own event, by the same principal, ``invokedBy`` the calling service, whose
+    principal is also its source address and user agent (as CloudTrail records them)."""
+    for made in inner:
+        record = outer._replace(
+            event_id=made.event_id,
+            event_source=made.event_source,
+            event_name=made.event_name,
+            source_ip=made.invoked_by,
+            user_agent=made.invoked_by,
+            read_only=made.read_only,
+            request_parameters=made.request_parameters,
+            response_elements=None,
+            resources=made.resources,
+            error_code=made.error_code,
+            error_message=made.error_message,
+            invoked_by=made.invoked_by,
+        )
+        trail.append(
+            tx,
+            build_event(record),
+            epoch=outer.event_time.timestamp(),
+            resources=list(made.resources),
+        )

@@ -40,6 +40,8 @@ class CallRecord(NamedTuple):
     resources: tuple[tuple[str, str], ...] = ()
     error_code: str | None = None
     error_message: str | None = None
+    # set when another service made this call on the principal's behalf (InnerCall)
+    invoked_by: str | None = None
 
 
 def user_identity(principal: Principal | None, access_key_id: str) -> dict[str, Any]:
@@ -156,6 +158,8 @@ def build_event(record: CallRecord) -> dict[str, Any]:
         "recipientAccountId": account,
         "eventCategory": "Management",
     }
+    if record.invoked_by is not None:
+        event["userIdentity"]["invokedBy"] = record.invoked_by
     if record.resources:
         event["resources"] = [
             {"accountId": account, "type": rtype, "ARN": arn} for rtype, arn in record.resources

@@ -405,6 +405,84 @@ kms_grants = Table(
     Index("ix_kms_grants_retiring", "retiring_principal"),
 )
 
+# -- SSM Parameter Store (migration 0006) ------------------------------------------
+# A parameter is a name in an account and Region with a history of versions; the
+# row id outlives nothing: DeleteParameter removes the parameter with its history,
+# labels, tags and policies, and a parameter created again under the name starts
+# at version 1 (AWS).
+ssm_parameters = Table(
+    "ssm_parameters",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(2048), nullable=False),
+    Column("version", Integer, nullable=False),  # the latest version
+    Column("tier", String(32), nullable=False),  # Standard or Advanced (the latest's)
+    Column("last_modified", Float, nullable=False),
+    Index("ux_ssm_parameters_name", "account_id", "region", "name", unique=True),
+)
+
+# One row per version. `value` (barrier) is the parameter's value, or for a
+# SecureString the KMS ciphertext of it (encryption context PARAMETER_ARN).
+ssm_parameter_versions = Table(
+    "ssm_parameter_versions",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("type", String(16), nullable=False),
+    Column("data_type", String(128), nullable=False),
+    Column("tier", String(32), nullable=False),
+    Column("key_id", String(256), nullable=True),  # SecureString: the KeyId as given
+    Column("description", String(1024), nullable=True),
+    Column("allowed_pattern", String(1024), nullable=True),
+    Column("policies", Text, nullable=True),  # the version's parameter policies (JSON)
+    Column("value", LargeBinary, nullable=False),  # (barrier)
+    Column("last_modified", Float, nullable=False),
+    Column("last_modified_user", String(2048), nullable=False),
+)
+
+# LabelParameterVersion: a label names one version of one parameter at a time.
+ssm_parameter_labels = Table(
+    "ssm_parameter_labels",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("label", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_ssm_parameter_labels_version", "parameter_id", "version"),
+)
+
+ssm_parameter_tags = Table(
+    "ssm_parameter_tags",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+
+# PutResourcePolicy: policies that share an Advanced parameter with other accounts.
+ssm_resource_policies = Table(
+    "ssm_resource_policies",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("policy_id", String(64), primary_key=True),
+    Column("policy_hash", String(64), nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Parameter policies' actions the scheduler runs: Expiration, ExpirationNotification,
+# NoChangeNotification of the latest version, each once, at `due_at`.
+ssm_policy_actions = Table(
+    "ssm_policy_actions",
+    metadata,
+    Column("parameter_id", String(36), primary_key=True),
+    Column("policy_type", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Index("ix_ssm_policy_actions_due", "due_at"),
+)
+
 # The audit trail: one hash chain per node, append-only.
 audit_events = Table(
     "audit_events",
@@ -469,6 +547,12 @@ leases = Table(
 
 # Tables that `POST /_garrison/reset` empties (dev mode): all service state and the trail.
 RESETTABLE = (
+    ssm_policy_actions,  # SSM Parameter Store
+    ssm_resource_policies,
+    ssm_parameter_tags,
+    ssm_parameter_labels,
+    ssm_parameter_versions,
+    ssm_parameters,
     org_tags,
     org_policy_targets,
     org_policies,

@@ -16,6 +16,7 @@ stand or fall together) and no caller is answered before its batch is durable.
 A unit that raises has its savepoint rolled back and its caller gets the
 exception; the rest of the batch goes on. A batch whose writes or COMMIT fail
 fails every caller of the batch: nothing is answered as done that is not durable.
+A unit that `run_sync` withdrew (timed out while still queued) is skipped.
 
 Commits are pipelined: while the committer writes and fsyncs batch N, the
 writer thread runs the units of batch N+1, and units that arrive meanwhile join
@@ -48,7 +49,7 @@ import logging
 import operator
 import threading
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, insert, update
@@ -399,12 +400,26 @@ class Writer:
                 self._work.notify()
 
     def run_sync(self, unit: Callable[[Tx], T], timeout: float | None = 60.0) -> T:
-        """For callers outside the event loop (scheduler, CLI)."""
+        """For callers outside the event loop (scheduler, CLI).
+
+        `timeout` bounds the wait for the writer to *start* the unit, not for
+        its outcome. A unit still queued when it expires is withdrawn and never
+        runs: TimeoutError, and nothing changed. A unit that has started can no
+        longer be withdrawn, so the caller waits for its batch and gets the true
+        outcome (its result once durable, or the error that failed it) rather
+        than a "failed" that its later COMMIT would make a lie.
+        """
         if self._closed:
             raise RuntimeError("the writer is stopped")
         if self._thread is None:
             return self._run_inline(unit)
-        return self.submit(unit).result(timeout)
+        fut = self.submit(unit)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            if not fut.cancel():  # running (or just settled): wait for its outcome
+                return fut.result()
+        raise TimeoutError(f"the writer did not start the unit within {timeout} s; it will not run")
 
     def _enqueue(self, item: Item) -> None:
         with self._work:
@@ -486,6 +501,10 @@ class Writer:
         self, items: list[Item], conn: Connection, current: _Batch, done: _Collected
     ) -> None:
         for unit, fut in items:
+            # a thread caller's unit withdrawn while queued (`run_sync` timed out)
+            # never runs; one marked running can no longer be withdrawn
+            if type(fut) is Future and not fut.set_running_or_notify_cancel():
+                continue
             tx = Tx(conn, self.barrier, current)
             savepoint = tx.savepoint()
             try:
@@ -639,7 +658,10 @@ def _settle(outcomes: list[Outcome]) -> None:
     for fut, result, error in outcomes:
         if fut.done():  # cancelled while queued
             continue
-        if error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(result)
+        try:
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
+        except (InvalidStateError, asyncio.InvalidStateError):
+            continue  # withdrawn by `run_sync` between the check and now: nobody waits

@@ -26,6 +26,7 @@ from garrison.services.kms.domain import Key, alias_arn, key_arn, row_key_id
 from garrison.services.kms.errors import NotFoundException
 from garrison.services.kms.grant_domain import (
     Grant,
+    account_grantee,
     grantee_names,
     request_encryption_context,
 )
@@ -35,6 +36,9 @@ from garrison.services.kms.keypolicy import key_context, kms_context
 KEY_RESOURCE_TYPE = "AWS::KMS::Key"
 
 GrantTest = Callable[[Grant], bool]
+# (call, alias name) -> the AWS managed key of a predefined ``alias/aws/<service>``,
+# created in the call's unit if it does not exist yet; None for any other name
+PredefinedAlias = Callable[[Call, str], Key | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,24 @@ class KeyAccess:
     def __init__(self, cache: KmsCache, authorizer: Authorizer) -> None:
         self.cache = cache
         self.authorizer = authorizer
+        # set by KmsService (service.py), which knows AWS's predefined aliases
+        self.predefined: PredefinedAlias | None = None
 
-    def find(self, call: Call, text: str, *, aliases: bool, fresh: bool = False) -> Target:
+    def find(
+        self,
+        call: Call,
+        text: str,
+        *,
+        aliases: bool,
+        fresh: bool = False,
+        create_predefined: bool = False,
+    ) -> Target:
         """The key `text` names in the caller's account and Region (or, by ARN, in
-        another account where the operation allows it), or NotFoundException."""
+        another account where the operation allows it), or NotFoundException.
+
+        `create_predefined` (DescribeKey): a predefined AWS alias of the caller's
+        own account with no key yet gets its AWS managed key now, as in AWS.
+        """
         ctx, tx = call.ctx, call.tx
         cross = ctx.operation in CROSS_ACCOUNT
         ref = parse_key_ref(ctx, text, aliases=aliases, cross_account=cross)
@@ -74,6 +92,10 @@ class KeyAccess:
                 key_id = alias.target_key_id if alias else None
             else:
                 key_id = self.cache.alias_target(tx, account, ctx.region, ref.alias)
+            if key_id is None and create_predefined and ref.account is None and self.predefined:
+                created = self.predefined(call, ref.alias)
+                if created is not None:
+                    key_id, fresh = created.key_id, True  # not committed: read the store
             if key_id is None:
                 if ref.account is not None:
                     arn = alias_arn(account, ctx.region, ref.alias)
@@ -135,11 +157,40 @@ class KeyAccess:
         )
         if verdict.allowed:
             return
-        if granted(call, target, action, verdict, context, grant_allows):
+        if granted(
+            call,
+            target,
+            action,
+            verdict,
+            context,
+            grant_allows,
+            identity_allows=lambda: self.identity_allows(call, action, key.arn, context),
+        ):
             return
         raise AccessDeniedException(
             denied_message(call.ctx.principal.arn, action, key.arn, verdict.why)
         )
+
+    def identity_allows(
+        self,
+        call: Call,
+        action: str,
+        resource: str,
+        context: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
+        """Do the caller's own policies allow `action` on `resource`, as for a resource
+        whose policy delegates to the caller's account: its identity policies, then
+        its permissions boundary and session policies, under its account's SCPs.
+
+        How a grant to an account (`account_grantee`) reaches the account's IAM
+        users and role sessions; the resource's own policy is not consulted.
+        """
+        if context is None:
+            context = kms_context(call.ctx)
+        verdict = self.authorizer.evaluate(
+            call, action, resource, context, resource_account=call.ctx.principal.account_id
+        )
+        return verdict.allowed
 
     def authorize_identity(
         self,
@@ -163,6 +214,7 @@ def granted(
     verdict: Verdict,
     context: Mapping[str, Sequence[str]],
     grant_allows: GrantTest | None = None,
+    identity_allows: Callable[[], bool] | None = None,
 ) -> bool:
     """Does a grant on the key let the caller do `action`, the policies having denied?
 
@@ -170,19 +222,34 @@ def granted(
     not allow, still denies (AWS). The key's view carries its grants (cache.py),
     so a grantee's call reads nothing from the store either, unless the key has
     more grants than the cache keeps.
+
+    A grant names the caller directly (its ARN, or its role's), or names the
+    caller's account (`account_grantee`): the account's grant serves an IAM user
+    or role session of it only if `identity_allows` -- its own IAM policies allow
+    the action on the key -- as AWS delegates to an account in a key policy. This
+    second evaluation runs only when no direct grant allows and an account grant does.
     """
     if verdict.decision != IMPLICIT_DENY or verdict.why == implicit_why(SCP, action):
         return False
-    names = grantee_names(call.ctx.principal)
+    principal = call.ctx.principal
+    names = grantee_names(principal)
+    account = account_grantee(principal) if identity_allows is not None else None
+    wanted = names if account is None else (*names, account)
     cached = target.view.grants
     if cached is None:  # too many to cache: only the caller's, from the store
-        grants = grant_store.grants_for(call.tx, target.key.key_id, names)
+        grants = grant_store.grants_for(call.tx, target.key.key_id, wanted)
     else:
-        grants = [g for g in cached if g.grantee_principal in names]
+        grants = [g for g in cached if g.grantee_principal in wanted]
     if not grants:
         return False
-    if grant_allows is not None:
-        return any(grant_allows(g) for g in grants)
-    operation = action.removeprefix("kms:")
+    allows = grant_allows or _allows(action.removeprefix("kms:"), context)
+    if any(allows(g) for g in grants if g.grantee_principal != account):
+        return True
+    by_account = any(allows(g) for g in grants if g.grantee_principal == account)
+    return by_account and identity_allows is not None and identity_allows()
+
+
+def _allows(operation: str, context: Mapping[str, Sequence[str]]) -> GrantTest:
+    """The grant test of a call: `operation` with the request's encryption context."""
     request_context = request_encryption_context(context)
-    return any(g.allows(operation, request_context) for g in grants)
+    return lambda g: g.allows(operation, request_context)

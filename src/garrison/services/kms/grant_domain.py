@@ -218,6 +218,21 @@ def grantee_names(principal: Principal) -> tuple[str, ...]:
     return tuple(names)
 
 
+def account_grantee(principal: Principal) -> str | None:
+    """The account ARN (``arn:aws:iam::<account>:root``) through which a grant reaches
+    this caller by delegation, or None (the root user, whom that ARN names directly).
+
+    A grant whose grantee (or retiring principal) is an account delegates to the
+    account, as a key policy naming it does: any IAM user or role session of the
+    account may use it if its own IAM policies allow the operation on the key
+    (AWS: "the grantee principal can represent multiple identities").
+    """
+    if principal.type in ("Root", "Anonymous") or not principal.account_id:
+        return None
+    partition = principal.arn.split(":", 2)[1] if principal.arn.count(":") >= 2 else "aws"
+    return f"arn:{partition or 'aws'}:iam::{principal.account_id}:root"
+
+
 def request_encryption_context(context: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """The encryption context of a request, read back from its condition keys
     (``kms:EncryptionContext:<key>``), which every cryptographic use case sets."""

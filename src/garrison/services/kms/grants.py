@@ -10,9 +10,17 @@ Who may do what (AWS's "Grants in AWS KMS"):
   constraint cover the new grant's;
 - RevokeGrant, ListGrants: the key policy / IAM;
 - RetireGrant: the grant's retiring principal, its grantee if the grant lists
-  RetireGrant, or whoever the key policy / IAM allow kms:RetireGrant;
+  RetireGrant, or whoever the key policy / IAM allow kms:RetireGrant; where the
+  grant names an account there, that account's IAM users and role sessions whose
+  IAM policies allow kms:RetireGrant on the key;
 - ListRetirableGrants: IAM (kms:ListRetirableGrants on the retiring principal,
   which must be of the caller's account).
+
+A grantee (or retiring principal) ``arn:aws:iam::<account>:root`` names the
+account, not only its root user: like a key policy naming an account, the grant
+delegates to it, and any IAM user or role session of that account -- the key's
+own or another -- may use the grant if its own IAM policies allow the operation
+on the key (`access.granted`, `grant_domain.account_grantee`).
 
 Grants are used by authorisation in `access.granted`, from the key's cached
 view (`cache.KeyView.grants`): every change here drops that view on this node
@@ -42,6 +50,7 @@ from garrison.services.kms.grant_domain import (
     ConstraintType,
     Grant,
     GrantConstraint,
+    account_grantee,
     check_constraint,
     check_operations,
     grant_id_of_token,
@@ -54,7 +63,8 @@ from garrison.services.kms.identifiers import decode_marker, encode_marker, page
 from garrison.services.kms.keypolicy import encryption_context
 from garrison.services.kms.keys import Page
 
-DEFAULT_MAX_GRANTS_PER_KEY = 50_000  # AWS's "Grants per KMS key" quota
+# AWS's "Grants for a KMS key" quota; the setting kms_max_grants_per_key
+DEFAULT_MAX_GRANTS_PER_KEY = 50_000
 # A principal KMS accepts as grantee or retiring principal: an IAM or STS ARN, or
 # an AWS service principal.
 _PRINCIPAL = re.compile(
@@ -193,8 +203,8 @@ class GrantUseCases:
                     return existing, new_grant_token(existing.grant_id)
         if grant_store.count_grants(tx, key.key_id) >= self.max_grants_per_key:
             raise LimitExceededException(
-                f"The request was rejected because {key.arn} already has "
-                f"{self.max_grants_per_key} grants (the grants per KMS key quota)."
+                f"The request was rejected because a quota was exceeded: {key.arn} already "
+                f"has {self.max_grants_per_key} grants, the Grants for a KMS key quota."
             )
         grant_store.insert_grant(tx, grant)
         self._changed(call, key.key_id)
@@ -289,12 +299,24 @@ class GrantUseCases:
         grant_store.delete_grant(call.tx, grant_id)
         self._changed(call, grant.key_id)
 
-    @staticmethod
-    def _may_retire(call: Call, grant: Grant) -> bool:
-        names = grantee_names(call.ctx.principal)
-        if grant.retiring_principal is not None and grant.retiring_principal in names:
+    def _may_retire(self, call: Call, grant: Grant) -> bool:
+        """Is the caller a principal the grant names for retiring it: its retiring
+        principal, or its grantee if it lists RetireGrant? A grant naming the caller's
+        account there lets the account delegate retiring to its IAM users and role
+        sessions through their IAM policies (kms:RetireGrant on the key), as AWS does."""
+        principal = call.ctx.principal
+        names = grantee_names(principal)
+        by_grantee = "RetireGrant" in grant.operations
+        if grant.retiring_principal in names or (by_grantee and grant.grantee_principal in names):
             return True
-        return "RetireGrant" in grant.operations and grant.grantee_principal in names
+        account = account_grantee(principal)
+        if account is None:
+            return False
+        if grant.retiring_principal != account and not (
+            by_grantee and grant.grantee_principal == account
+        ):
+            return False
+        return self.access.identity_allows(call, "kms:RetireGrant", grant.key_arn)
 
     def revoke_grant(
         self, call: Call, key_id: str, grant_id: str, *, dry_run: bool = False

@@ -12,7 +12,8 @@
      ├── importing ImportUseCases    GetParametersForImport, Import/DeleteImportedKeyMaterial
      ├── rotation  RotationUseCases  Enable/Disable/GetKeyRotation*, RotateKeyOnDemand,
      │                               ListKeyRotations
-     └── get_or_create_aws_managed_key   alias/aws/<service> for other Garrison services
+     └── get_or_create_aws_managed_key   alias/aws/<service> for other Garrison services,
+                                     and DescribeKey on a predefined AWS alias
 
 All of them share one `KeyAccess` (find + authorise) and one `KmsCache`.
 
@@ -20,6 +21,14 @@ Other Garrison services that encrypt through KMS call `crypto` with a `Call`
 whose context carries ``extra["via_service"] = "<service>.<region>.amazonaws.com"``:
 that is the ``kms:ViaService`` condition key the policy of an AWS managed key
 requires, so only such calls (not a customer's direct ones) may use it.
+
+AWS creates an AWS managed key on first use by its service, and also when
+DescribeKey names a predefined AWS alias that has no key yet (AWS services do
+that to create it). Garrison does both; the predefined aliases are those of
+`PREDEFINED_AWS_SERVICES`, and any other ``alias/aws/<name>`` stays
+NotFoundException. Encrypt, GenerateDataKey and the other operations on a
+predefined alias with no key answer NotFoundException: AWS documents the
+creation for DescribeKey only.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from garrison.api import Call
 from garrison.iam.authorizer import Authorizer
 from garrison.services.kms import store
 from garrison.services.kms.access import KeyAccess
@@ -56,6 +66,52 @@ DEFAULT_MAX_ALIASES = 100_000
 _SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 AwsManagedPolicy = Callable[[str, str, str], str]  # (account, region, service) -> policy
+
+# ``alias/aws/<service>`` names AWS predefines in every account and Region: the
+# services with an AWS managed key (AWS's key policies of these keys, as published).
+PREDEFINED_AWS_SERVICES = frozenset(
+    {
+        "acm",
+        "appflow",
+        "backup",
+        "cloud9",
+        "codeartifact",
+        "codecommit",
+        "connect",
+        "dax",
+        "dms",
+        "dynamodb",
+        "ebs",
+        "ecr",
+        "eks",
+        "elasticache",
+        "elasticfilesystem",
+        "es",
+        "fsx",
+        "glue",
+        "imagebuilder",
+        "kafka",
+        "kendra",
+        "kinesis",
+        "kinesisvideo",
+        "lambda",
+        "lex",
+        "lightsail",
+        "mq",
+        "rds",
+        "redshift",
+        "s3",
+        "secretsmanager",
+        "ses",
+        "sns",
+        "sqs",
+        "ssm",
+        "timestream",
+        "translate",
+        "workspaces",
+        "xray",
+    }
+)
 
 
 class KmsService:
@@ -87,11 +143,23 @@ class KmsService:
         self.multiregion = MultiRegionUseCases(self.access, self.cache, max_keys=max_keys)
         # imported key material: GetParametersForImport, Import/DeleteImportedKeyMaterial
         self.importing = ImportUseCases(self.access, self.cache)
+        # DescribeKey on a predefined AWS alias with no key creates the key
+        self.access.predefined = self._predefined_alias_key
 
     def clear_caches(self) -> None:
         """Forget every cached key, alias and key material (another node changed state)."""
         self.cache.clear()
         self.asymmetric.clear()
+
+    def _predefined_alias_key(self, call: Call, alias_name: str) -> Key | None:
+        """The AWS managed key of `alias_name` if AWS predefines it (created if need be)."""
+        service_name = alias_name.removeprefix(AWS_ALIAS_PREFIX)
+        if service_name == alias_name or service_name not in PREDEFINED_AWS_SERVICES:
+            return None
+        ctx = call.ctx
+        return self.get_or_create_aws_managed_key(
+            call.tx, ctx.account_id, ctx.region, service_name, ctx.now
+        )
 
     def get_or_create_aws_managed_key(
         self, tx: Tx, account_id: str, region: str, service_name: str, now: datetime
