@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 Headers = list[tuple[bytes, bytes]]
 # (access key id, service, Region, when): memory only, called on every request
 KeyUseRecorder = Callable[[str, str, str, datetime], None]
+# called with each audited event of a call that is not read-only, in its transaction
+AuditedHook = Callable[[Tx, dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +170,14 @@ class Pipeline:
         clock: Clock,
         key_used: KeyUseRecorder | None = None,
         ids: Ids | None = None,
+        on_audited: AuditedHook | None = None,
     ) -> None:
         self.registry = registry
         # told of each call made with a long-term access key (GetAccessKeyLastUsed)
         self.key_used = key_used
+        # the event bus: every audited call that changes state is also an
+        # "AWS API Call via CloudTrail" event, published in the call's transaction
+        self.on_audited = on_audited
         self.providers = dict(providers)
         self.verifier = verifier
         self.credentials = credentials
@@ -287,6 +293,7 @@ class Pipeline:
 
         payload = b""
         new_event_id = self.ids.time_ordered
+        on_audited = self.on_audited
 
         def unit(tx: Tx) -> dict[str, Any] | AwsError:
             nonlocal payload
@@ -330,10 +337,11 @@ class Pipeline:
                 error_message=outcome.message if isinstance(outcome, AwsError) else None,
             )
             if call.inner:  # calls made to other services for this one, audited first
-                _append_inner(trail, tx, record, call.inner)
-            trail.append(
-                tx, build_event(record), epoch=ctx.now.timestamp(), resources=call.resources
-            )
+                _append_inner(trail, tx, record, call.inner, on_audited)
+            event = build_event(record)
+            trail.append(tx, event, epoch=ctx.now.timestamp(), resources=call.resources)
+            if on_audited is not None and not read_only:
+                on_audited(tx, event)
             return outcome
 
         try:
@@ -543,7 +551,13 @@ def _unsupported(op_name: str) -> AwsError:
     )
 
 
-def _append_inner(trail: AuditTrail, tx: Tx, outer: CallRecord, inner: list[InnerCall]) -> None:
+def _append_inner(
+    trail: AuditTrail,
+    tx: Tx,
+    outer: CallRecord,
+    inner: list[InnerCall],
+    on_audited: AuditedHook | None,
+) -> None:
     """Audit the calls a service made to another for the caller (`services.common.via`):
     each its own event, by the same principal, ``invokedBy`` the calling service, whose
     principal is also its source address and user agent (as CloudTrail records them)."""
@@ -562,9 +576,7 @@ def _append_inner(trail: AuditTrail, tx: Tx, outer: CallRecord, inner: list[Inne
             error_message=made.error_message,
             invoked_by=made.invoked_by,
         )
-        trail.append(
-            tx,
-            build_event(record),
-            epoch=outer.event_time.timestamp(),
-            resources=list(made.resources),
-        )
+        event = build_event(record)
+        trail.append(tx, event, epoch=outer.event_time.timestamp(), resources=list(made.resources))
+        if on_audited is not None and not made.read_only:
+            on_audited(tx, event)

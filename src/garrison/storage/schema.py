@@ -483,6 +483,132 @@ ssm_policy_actions = Table(
     Index("ix_ssm_policy_actions_due", "due_at"),
 )
 
+# -- The event bus: EventBridge's rules, targets, connections, API destinations
+# (migration 0007) ---------------------------------------------------------------
+events_rules = Table(
+    "events_rules",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("event_bus", String(256), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("event_pattern", Text, nullable=True),
+    Column("schedule_expression", String(256), nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("description", String(512), nullable=True),
+    Column("role_arn", String(1600), nullable=True),
+    Column("managed_by", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+events_rule_tags = Table(
+    "events_rule_tags",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("event_bus", String(256), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+
+# A target of a rule; `target` (barrier) is the Target as PutTargets gave it (its
+# Input may carry secrets), `arn` stays clear for lookups.
+events_targets = Table(
+    "events_targets",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("event_bus", String(256), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("target_id", String(64), primary_key=True),
+    Column("arn", String(1600), nullable=False),
+    Column("target", LargeBinary, nullable=False),  # (barrier)
+    Column("created_at", Float, nullable=False),
+)
+
+# CreateConnection: `secrets` (barrier) holds the authorisation parameters' secret
+# values (API key value, password, OAuth client secret and token); `parameters` the
+# rest, as DescribeConnection shows them.
+events_connections = Table(
+    "events_connections",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("connection_id", String(36), nullable=False),
+    Column("authorization_type", String(32), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("state_reason", String(512), nullable=True),
+    Column("description", String(512), nullable=True),
+    Column("parameters", Text, nullable=False),
+    Column("secrets", LargeBinary, nullable=False),  # (barrier)
+    Column("created_at", Float, nullable=False),
+    Column("last_modified_at", Float, nullable=False),
+    Column("last_authorized_at", Float, nullable=True),
+)
+
+events_api_destinations = Table(
+    "events_api_destinations",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("destination_id", String(36), nullable=False),
+    Column("connection_arn", String(1600), nullable=False),
+    Column("endpoint", String(2048), nullable=False),
+    Column("http_method", String(16), nullable=False),
+    Column("rate_limit", Integer, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("description", String(512), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_modified_at", Float, nullable=False),
+)
+
+# The outbox: one row per (event, matched target), written in the transaction of
+# the change that produced the event, deleted once delivered. `payload` (barrier)
+# is what the target receives (the event after the target's input transformation).
+events_outbox = Table(
+    "events_outbox",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("event_bus", String(256), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # (barrier)
+    Column("created_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("lease_holder", String(128), nullable=True),
+    Column("last_error", String(1024), nullable=True),
+    Index("ix_events_outbox_due", "next_attempt_at"),
+)
+
+# Deliveries given up (retry policy exhausted, or a target that cannot be reached),
+# kept for listing: the dead-letter record.
+events_dead_letters = Table(
+    "events_dead_letters",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("event_bus", String(256), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("target_arn", String(1600), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # (barrier)
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("failed_at", Float, nullable=False),
+    Column("error", String(1024), nullable=False),
+    Index("ix_events_dead_letters_account", "account_id", "region", "failed_at"),
+)
+
 # The audit trail: one hash chain per node, append-only.
 audit_events = Table(
     "audit_events",
@@ -547,6 +673,13 @@ leases = Table(
 
 # Tables that `POST /_garrison/reset` empties (dev mode): all service state and the trail.
 RESETTABLE = (
+    events_dead_letters,  # the event bus
+    events_outbox,
+    events_api_destinations,
+    events_connections,
+    events_targets,
+    events_rule_tags,
+    events_rules,
     ssm_policy_actions,  # SSM Parameter Store
     ssm_resource_policies,
     ssm_parameter_tags,
