@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from garrison.audit.digests import create_digest, latest_digest_time
 from garrison.audit.event import CallRecord, build_event
@@ -31,6 +32,14 @@ from garrison.bootstrap import (
 from garrison.clock import Clock, OffsetClock, SystemClock
 from garrison.config import Settings
 from garrison.crypto.signing import DigestSigner
+from garrison.events import store as events_store
+from garrison.events.bus import EventBus
+from garrison.events.delivery import Deliverer
+from garrison.events.outbox import Pending
+from garrison.events.senders import Sender
+from garrison.events.senders.file import FileSender
+from garrison.events.senders.http import HttpSender
+from garrison.events.senders.nats import NatsSender
 from garrison.iam.authorizer import Authorizer
 from garrison.iam.credentials import CredentialStore, forget_keys, service_principal
 from garrison.pipeline import Ids, Pipeline
@@ -38,11 +47,14 @@ from garrison.protocol.sigv4 import SigV4Verifier
 from garrison.protocol.specs import SpecRegistry
 from garrison.scheduler.runner import Job, JobRun, Scheduler
 from garrison.services.cloudtrail.provider import CloudTrailProvider
+from garrison.services.events.provider import EventsProvider
 from garrison.services.iam.provider import IamProvider
 from garrison.services.kms.jobs import DoneOnKey
 from garrison.services.kms.provider import KmsProvider
 from garrison.services.kms.quotas import RequestQuotas
 from garrison.services.organizations.provider import OrganizationsProvider
+from garrison.services.ssm.jobs import run_policies
+from garrison.services.ssm.provider import SsmProvider
 from garrison.services.sts.provider import StsProvider
 from garrison.storage import schema
 from garrison.storage.database import Database
@@ -61,7 +73,7 @@ from garrison.storage.writer import Tx
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam")
+SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam", "ssm", "events")
 
 
 class Garrison:
@@ -96,10 +108,30 @@ class Garrison:
             ),
         )
         self.cloudtrail = CloudTrailProvider(self.clock, self.authorizer)
+        self.ssm = SsmProvider(
+            self.clock,
+            self.authorizer,
+            self.kms.kms,
+            max_standard_parameters=settings.ssm_max_standard_parameters,
+            max_advanced_parameters=settings.ssm_max_advanced_parameters,
+            publish=lambda tx, events: self.bus.publish(tx, events),  # built just below
+        )
         self.sts = StsProvider(self.clock, self.authorizer)
         self.organizations = OrganizationsProvider(self.clock, self.authorizer)
         credentials = self.credentials
         self.iam = IamProvider(self.authorizer, lambda ids: forget_keys(credentials, ids))
+        ids = Ids()
+        # the event bus: rules matched in the transaction of each change, deliveries
+        # written to the outbox with it
+        self.bus = EventBus(self.clock, ids.random)
+        self.events = EventsProvider(
+            self.clock,
+            self.authorizer,
+            self.bus,
+            file_root=settings.events_file_root,
+            allow_http_targets=settings.events_http_targets_allowed,
+        )
+        self.bus.on_enqueued = self.wake_delivery
         self.registry = SpecRegistry(list(SERVICES))
         # Signatures are checked against wall time, not the injectable domain
         # clock: moving time in dev mode must not invalidate every client.
@@ -112,6 +144,8 @@ class Garrison:
                 "sts": self.sts,
                 "organizations": self.organizations,
                 "iam": self.iam,
+                "ssm": self.ssm,
+                "events": self.events,
             },
             verifier=self.verifier,
             credentials=self.credentials,
@@ -119,8 +153,37 @@ class Garrison:
             trail=self.trail,
             clock=self.clock,
             key_used=self.iam.record_access_key_use,
-            ids=Ids(),
+            ids=ids,
+            on_audited=self.bus.publish_api_call,
         )
+        # event bus delivery (events/delivery.py): the senders by target ARN, run by the
+        # "events-delivery" job and woken at once after commits that enqueued
+        self.event_senders: list[Sender] = [
+            HttpSender(
+                self.db,
+                self.clock,
+                allow_http=settings.events_http_targets_allowed,
+                ca_file=settings.events_target_ca_file,
+            ),
+            NatsSender(
+                settings.events_nats_url,
+                jetstream=settings.events_nats_jetstream,
+                stream=settings.events_nats_stream,
+            ),
+            FileSender(settings.events_file_root),
+        ]
+        self.deliverer = Deliverer(
+            self.db,
+            self.clock,
+            self.node_id,
+            self.event_senders,
+            _event_target,
+            retry_base=settings.events_retry_base_seconds,
+            retry_cap=settings.events_retry_max_seconds,
+        )
+        self._delivery_wake = threading.Event()
+        self._delivery_stop = threading.Event()
+        self._delivery_thread: threading.Thread | None = None
         self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
         self.unsealer: ShamirUnsealer | None = None
         # kept after unsealing so keyring terms added later open without a restart
@@ -204,8 +267,10 @@ class Garrison:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._poll_versions()))
         self._tasks.append(loop.create_task(self._run_scheduler()))
+        self._start_delivery()
 
     async def stop_background(self) -> None:
+        await asyncio.to_thread(self._stop_delivery)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -214,6 +279,8 @@ class Garrison:
         self._tasks = []
 
     def close(self) -> None:
+        self._stop_delivery()
+        self.deliverer.close()
         self.db.close()
 
     # -- background --------------------------------------------------------
@@ -254,11 +321,54 @@ class Garrison:
             except Exception:  # run_due logs its own failures; this loop must outlive any
                 log.exception("scheduler run failed")
 
+    # -- event delivery ------------------------------------------------------------
+    def wake_delivery(self) -> None:
+        """Deliver what is due now (the bus calls it after a commit that enqueued)."""
+        self._delivery_wake.set()
+
+    def _start_delivery(self) -> None:
+        if self._delivery_thread is not None:
+            return
+        self._delivery_stop.clear()
+        self._delivery_wake.set()  # what a previous run left in the outbox goes at once
+        self._delivery_thread = threading.Thread(
+            target=self._delivery_loop, name="events-delivery", daemon=True
+        )
+        self._delivery_thread.start()
+
+    def _stop_delivery(self) -> None:
+        thread = self._delivery_thread
+        if thread is None:
+            return
+        self._delivery_stop.set()
+        self._delivery_wake.set()
+        thread.join(timeout=15)
+        self._delivery_thread = None
+
+    def _delivery_loop(self) -> None:
+        """Off the event loop: sending blocks (HTTP calls of up to 5 s each)."""
+        while not self._delivery_stop.is_set():
+            self._delivery_wake.wait(timeout=self.settings.scheduler_interval_seconds)
+            self._delivery_wake.clear()
+            if self._delivery_stop.is_set():
+                break
+            if self.db.barrier.sealed:
+                continue
+            try:
+                self.deliverer.run_once()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("event delivery run failed")
+
+    def _events_delivery(self, run: JobRun) -> int:
+        """Every scheduler run delivers what is due (a moved clock makes retries due)."""
+        return self.deliverer.run_once(run.now)
+
     def clear_caches(self) -> None:
         self.credentials.invalidate()
         self.authorizer.invalidate()
         self.kms.clear_caches()
         self.iam.clear_caches()
+        self.events.clear_caches()
 
     # -- dev mode ------------------------------------------------------------
     def reset(self) -> None:
@@ -292,6 +402,8 @@ class Garrison:
             # every node flushes the key uses it recorded itself
             Job("iam-access-key-last-used", self._iam_key_last_used, per_node=True),
             Job("sts-session-purge", self._sts_session_purge),
+            Job("events-delivery", self._events_delivery),
+            Job("ssm-parameter-policies", lambda run: run_policies(self.db, run, self.bus.publish)),
         ]
 
     def _sts_session_purge(self, run: JobRun) -> int:
@@ -390,6 +502,14 @@ class Garrison:
             return True
 
         return bool(self.db.write(unit))
+
+
+def _event_target(tx: Tx, pending: Pending) -> tuple[str, dict[str, Any]] | None:
+    """The (ARN, Target) an outbox row goes to; None once the target was removed."""
+    found = events_store.get_target(
+        tx, pending.account_id, pending.region, pending.event_bus, pending.rule, pending.target_id
+    )
+    return None if found is None else (found.arn, found.target)
 
 
 __all__ = ["Garrison", "SealError"]

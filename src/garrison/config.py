@@ -51,6 +51,24 @@ class Settings:
     # SSM Parameter Store quotas (parameters per account and Region, by tier)
     ssm_max_standard_parameters: int = 10_000
     ssm_max_advanced_parameters: int = 100_000
+    # event bus, NATS targets (events/senders/nats.py): the server (nats:// or tls://, user
+    # and password may ride in the URL), JetStream publish-with-ack instead of core publish,
+    # and a stream Garrison creates (or extends) to capture its targets' subjects ("": the
+    # operator creates the streams)
+    events_nats_url: str = "nats://127.0.0.1:4222"
+    events_nats_jetstream: bool = False
+    events_nats_stream: str = ""
+    # event bus, file targets (events/senders/file.py): the directory every file target must
+    # be under ("": <data dir>/events)
+    events_file_target_root: str = ""
+    # event bus, API destinations (events/senders/http.py): plain-HTTP endpoints allowed
+    # (AWS requires HTTPS; dev mode turns this on), a PEM bundle of CAs to trust for
+    # HTTPS targets instead of the system's ("": the system's), and the retry backoff
+    # (exponential from base to cap seconds, with jitter; the target's RetryPolicy bounds it)
+    events_allow_http_targets: bool = False
+    events_target_ca_file: str = ""
+    events_retry_base_seconds: float = 1.0
+    events_retry_max_seconds: float = 300.0
     # KMS request quotas (requests per second per account and Region; 0 = off), see
     # services/kms/quotas.py: the shared cryptographic quotas at AWS's smallest
     # Region class; per-operation quotas "" (none), "aws" (AWS's table) and/or
@@ -72,6 +90,19 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_path / 'garrison.db').resolve()}"
+
+    @property
+    def events_file_root(self) -> Path:
+        """Where file targets may write: `events_file_target_root`, else <data dir>/events."""
+        root = self.events_file_target_root or str(self.data_path / "events")
+        return Path(os.path.abspath(root))
+
+    @property
+    def events_http_targets_allowed(self) -> bool:
+        """Plain-HTTP API destinations: the setting when given, else on in dev mode."""
+        if "events_allow_http_targets" in self.explicit:
+            return self.events_allow_http_targets
+        return self.events_allow_http_targets or self.dev
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

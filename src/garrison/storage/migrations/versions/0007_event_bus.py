@@ -105,7 +105,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('event_pattern', sa.Text(), nullable=True),
     sa.Column('schedule_expression', sa.String(length=256), nullable=True),
-    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=64), nullable=False),
     sa.Column('description', sa.String(length=512), nullable=True),
     sa.Column('role_arn', sa.String(length=1600), nullable=True),
     sa.Column('managed_by', sa.String(length=128), nullable=True),
