@@ -265,9 +265,16 @@ class Target:
 
 
 def _raw_request(
-    target: Target, operation: str, payload: dict[str, Any], extra: dict[str, str] | None = None
+    target: Target,
+    operation: str,
+    payload: dict[str, Any],
+    extra: dict[str, str] | None = None,
+    *,
+    service: str = "kms",
+    target_prefix: str = "TrentService",
 ) -> bytes:
-    """One SigV4-signed KMS request, as the bytes wrk writes to the socket.
+    """One SigV4-signed request (KMS unless `service` and `target_prefix` say
+    otherwise, as for SSM's in ssm_throughput.py), as the bytes wrk writes.
 
     `extra` headers are signed with the rest (SigV4Auth signs every header it sees).
     """
@@ -278,11 +285,11 @@ def _raw_request(
         data=body,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"TrentService.{operation}",
+            "X-Amz-Target": f"{target_prefix}.{operation}",
             **(extra or {}),
         },
     )
-    SigV4Auth(target.credentials, "kms", REGION).add_auth(request)
+    SigV4Auth(target.credentials, service, REGION).add_auth(request)
     netloc = target.endpoint.split("://", 1)[1]
     head = ["POST / HTTP/1.1", f"Host: {netloc}", f"User-Agent: {USER_AGENT}"]
     head += [f"{name}: {value}" for name, value in request.headers.items()]
@@ -392,9 +399,10 @@ def workloads(target: Target, signer: Target, n: int, nbytes: int) -> dict[str, 
     }
 
 
-def probe(endpoint: str, request: bytes, operation: str | None) -> None:
+def probe(endpoint: str, request: bytes, operation: str | None) -> bytes:
     """Send one pre-signed `request` on its own; stop unless it is answered 200 and,
-    for a KMS `operation`, with the member (and value) a correct answer holds."""
+    for a KMS `operation`, with the member (and value) a correct answer holds.
+    Returns the response body."""
     host, port = endpoint.split("://", 1)[1].rsplit(":", 1)
     line, rest = request.split(b"\r\n", 1)
     # Connection is not a signed header: adding it leaves the signature valid.
@@ -417,6 +425,7 @@ def probe(endpoint: str, request: bytes, operation: str | None) -> None:
         raise SystemExit(
             f"{endpoint} {operation or ''}: unexpected answer {status.decode()}: {body[:300]!r}"
         )
+    return body
 
 
 def _lua_string(data: bytes) -> str:
