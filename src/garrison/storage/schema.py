@@ -609,6 +609,110 @@ events_dead_letters = Table(
     Index("ix_events_dead_letters_account", "account_id", "region", "failed_at"),
 )
 
+# -- Secrets Manager (migration 0008) ----------------------------------------------
+# A secret in an account and Region. Its ARN ends in the name and AWS's six random
+# characters; `primary_arn` is set on a replica (the primary's ARN: writes refused,
+# changes propagated), `deleted_at`/`deletion_date` while it waits for deletion.
+sm_secrets = Table(
+    "sm_secrets",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("arn", String(2048), nullable=False),
+    Column("description", String(2048), nullable=True),
+    Column("kms_key_id", String(2048), nullable=True),  # as given; None: aws/secretsmanager
+    Column("created_at", Float, nullable=False),
+    Column("last_changed", Float, nullable=False),
+    Column("last_accessed", Float, nullable=True),  # a date (AWS rounds to the day)
+    Column("deleted_at", Float, nullable=True),
+    Column("deletion_date", Float, nullable=True),
+    Column("rotation_enabled", Boolean, nullable=False),
+    Column("rotation_lambda_arn", String(2048), nullable=True),
+    Column("rotation_rules", Text, nullable=True),  # JSON as RotationRules
+    Column("last_rotated", Float, nullable=True),
+    Column("next_rotation", Float, nullable=True),
+    Column("owning_service", String(128), nullable=True),
+    Column("primary_arn", String(2048), nullable=True),
+    Index("ux_sm_secrets_name", "account_id", "region", "name", unique=True),
+    Index("ux_sm_secrets_arn", "arn", unique=True),
+    Index("ix_sm_secrets_next_rotation", "next_rotation"),
+    Index("ix_sm_secrets_deletion", "deletion_date"),
+)
+
+# One row per version. `value` (barrier) is the KMS ciphertext of the secret value
+# (SecretString or SecretBinary, `value_type`); `value_digest` a keyed digest that
+# recognises a ClientRequestToken retried with the same value, never the value.
+sm_secret_versions = Table(
+    "sm_secret_versions",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("version_id", String(64), primary_key=True),
+    Column("value_type", String(8), nullable=True),  # string | binary; None: no value yet
+    Column("value", LargeBinary, nullable=True),  # (barrier)
+    Column("value_digest", LargeBinary, nullable=True),
+    Column("kms_key_arn", String(2048), nullable=True),  # the key that encrypted it
+    Column("created_at", Float, nullable=False),
+    Column("last_accessed", Float, nullable=True),
+    Index("ix_sm_secret_versions_created", "secret_id", "created_at"),
+)
+
+# Staging labels (AWSCURRENT, AWSPREVIOUS, AWSPENDING, custom): a label is on one
+# version of a secret at a time.
+sm_version_stages = Table(
+    "sm_version_stages",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("stage", String(256), primary_key=True),
+    Column("version_id", String(64), nullable=False),
+    Index("ix_sm_version_stages_version", "secret_id", "version_id"),
+)
+
+sm_tags = Table(
+    "sm_tags",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("tag_key", String(128), primary_key=True),
+    Column("tag_value", String(256), nullable=False),
+)
+
+sm_resource_policies = Table(
+    "sm_resource_policies",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("policy", Text, nullable=False),
+)
+
+# The replicas of a primary secret: one row per replica Region, with the status
+# DescribeSecret shows (InSync, InProgress, Failed and its message).
+sm_replicas = Table(
+    "sm_replicas",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),  # the primary's
+    Column("region", String(32), primary_key=True),
+    Column("kms_key_id", String(2048), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("status_message", String(1024), nullable=True),
+    Column("last_accessed", Float, nullable=True),
+    Column("replica_secret_id", String(36), nullable=True),
+)
+
+# A rotation in progress: the rotator's steps done so far for the pending version
+# (createSecret, setSecret, testSecret, finishSecret), attempts, the last failure.
+sm_rotations = Table(
+    "sm_rotations",
+    metadata,
+    Column("secret_id", String(36), primary_key=True),
+    Column("version_id", String(64), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", String(1024), nullable=True),
+    Index("ix_sm_rotations_due", "next_attempt_at"),
+)
+
 # The audit trail: one hash chain per node, append-only.
 audit_events = Table(
     "audit_events",
@@ -673,6 +777,13 @@ leases = Table(
 
 # Tables that `POST /_garrison/reset` empties (dev mode): all service state and the trail.
 RESETTABLE = (
+    sm_rotations,  # Secrets Manager
+    sm_replicas,
+    sm_resource_policies,
+    sm_tags,
+    sm_version_stages,
+    sm_secret_versions,
+    sm_secrets,
     events_dead_letters,  # the event bus
     events_outbox,
     events_api_destinations,
