@@ -1,8 +1,9 @@
 """`garrison events dead-letters`: the deliveries the event bus gave up on.
 
 Reads the store offline, like `garrison audit verify`: the store's root key file
-(a file-sealed store) opens the sealed payloads. A Shamir-sealed store lists
-the records without their payloads. Errors name no secret (the senders'
+(a file-sealed store) opens the sealed payloads. A store sealed by Shamir
+shares cannot be opened offline: the command refuses it (exit 1) and says to
+list dead letters where the key file is. Errors name no secret (the senders'
 reasons are written that way).
 """
 
