@@ -408,6 +408,37 @@ def test_a_caller_without_events_permissions_is_denied(server: ServerProcess) ->
     assert error(exc) == ("AccessDeniedException", 400)
 
 
+def test_source_detail_type_and_target_arn_condition_keys(
+    server: ServerProcess, events: Any
+) -> None:
+    """PutRule gives events:source / events:detail-type (the pattern's exact values) and
+    PutTargets events:TargetArn, so policies can bind what a user may route where."""
+    iam = server.client("iam")
+    user = name("scoped")
+    iam.create_user(UserName=user)
+    allowed_target = file_target(server, "ok")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "events:PutRule", "Resource": "*",
+             "Condition": {"StringEquals": {"events:source": "com.example.orders"}}},
+            {"Effect": "Allow", "Action": "events:PutTargets", "Resource": "*",
+             "Condition": {"StringEquals": {"events:TargetArn": allowed_target["Arn"]}}},
+        ],
+    }  # fmt: skip
+    iam.put_user_policy(UserName=user, PolicyName="scoped", PolicyDocument=json.dumps(policy))
+    as_user = session_client(server, "events", iam.create_access_key(UserName=user)["AccessKey"])
+    rule = name("rule")
+    as_user.put_rule(Name=rule, EventPattern=PATTERN)  # source com.example.orders
+    with pytest.raises(ClientError) as exc:
+        as_user.put_rule(Name=name("rule"), EventPattern=json.dumps({"source": ["other.app"]}))
+    assert error(exc) == ("AccessDeniedException", 400)
+    as_user.put_targets(Rule=rule, Targets=[allowed_target])
+    with pytest.raises(ClientError) as exc:
+        as_user.put_targets(Rule=rule, Targets=[file_target(server, "elsewhere")])
+    assert error(exc) == ("AccessDeniedException", 400)
+
+
 # -- PutEvents ---------------------------------------------------------------------------------
 
 

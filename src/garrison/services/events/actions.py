@@ -33,6 +33,18 @@ ACTIONS: dict[str, OperationAuth] = table(
         "TagResource": ("rule", "|", *_TAGS),
         "UntagResource": ("rule", "|", "aws:TagKeys"),
         "ListTagsForResource": ("rule",),
+        # connections and API destinations (connections.py, api_destinations.py)
+        "CreateConnection": ("connection",),
+        "DescribeConnection": ("connection",),
+        "UpdateConnection": ("connection",),
+        "DeleteConnection": ("connection",),
+        "DeauthorizeConnection": ("connection",),
+        "ListConnections": (),
+        "CreateApiDestination": ("api-destination",),
+        "DescribeApiDestination": ("api-destination",),
+        "UpdateApiDestination": ("api-destination",),
+        "DeleteApiDestination": ("api-destination",),
+        "ListApiDestinations": (),
     },
 )
 

@@ -20,8 +20,8 @@ from garrison.clock import Clock
 from garrison.events import connections as store
 from garrison.events.connections import ApiDestination
 from garrison.iam.authorizer import Authorizer
+from garrison.services.events.actions import ACTIONS
 from garrison.services.events.connections import (
-    ACTIONS,
     MAX_API_DESTINATIONS,
     ResourceAlreadyExistsException,
     check_endpoint,

@@ -37,32 +37,12 @@ from garrison.events.connections import (
     OAUTH,
     Connection,
 )
-from garrison.iam.actions import OperationAuth, table
 from garrison.iam.authorizer import Authorizer
+from garrison.services.events.actions import ACTIONS
 from garrison.services.events.errors import LimitExceededException, ResourceNotFoundException
 
 MAX_CONNECTIONS = 3000  # AWS's "Connections" quota per account and Region
 MAX_API_DESTINATIONS = 3000  # AWS's "Api destinations" quota per account and Region
-
-# Authorisation rows for the connection and API destination operations, after AWS's
-# Service Authorization Reference ("Actions, resources, and condition keys for Amazon
-# EventBridge"): each acts on its resource's ARN.
-ACTIONS: dict[str, OperationAuth] = table(
-    "events",
-    {
-        "CreateConnection": ("connection",),
-        "DescribeConnection": ("connection",),
-        "UpdateConnection": ("connection",),
-        "DeleteConnection": ("connection",),
-        "DeauthorizeConnection": ("connection",),
-        "ListConnections": (),
-        "CreateApiDestination": ("api-destination",),
-        "DescribeApiDestination": ("api-destination",),
-        "UpdateApiDestination": ("api-destination",),
-        "DeleteApiDestination": ("api-destination",),
-        "ListApiDestinations": (),
-    },
-)
 
 
 class ResourceAlreadyExistsException(AwsError):

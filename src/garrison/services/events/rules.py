@@ -10,6 +10,7 @@ change drops the bus's cached rules (`EventBus.changed`).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from garrison.api import Call
@@ -68,6 +69,7 @@ class Rules:
                 "Parameter(s) EventPattern or ScheduleExpression must be specified."
             )
         compile_pattern(pattern)  # InvalidEventPatternException, with AWS's reason
+        context.update(pattern_context(pattern))
         self.service.authorize(call, "PutRule", arn, context)
         domain.check_tags(tags)
         role = r.get("RoleArn")
@@ -224,4 +226,18 @@ def rule_entry(rule: store.Rule, arn: str) -> dict[str, Any]:
     ):
         if value is not None:
             out[key] = value
+    return out
+
+
+def pattern_context(pattern: str) -> dict[str, list[str]]:
+    """AWS's events:source and events:detail-type for PutRule: the exact string values
+    the (valid) pattern gives those fields at its top level."""
+    document = json.loads(pattern)
+    out: dict[str, list[str]] = {}
+    for field, key in (("source", "events:source"), ("detail-type", "events:detail-type")):
+        values = document.get(field) if isinstance(document, dict) else None
+        if isinstance(values, list):
+            exact = [v for v in values if isinstance(v, str)]
+            if exact:
+                out[key] = exact
     return out

@@ -73,13 +73,20 @@ class Targets:
         self.file_root = file_root
 
     def _rule(
-        self, call: Call, given_bus: str | None, name: str, operation: str
+        self,
+        call: Call,
+        given_bus: str | None,
+        name: str,
+        operation: str,
+        target_arns: list[str] | None = None,
     ) -> tuple[str, str]:
         ctx = call.ctx
         bus = domain.bus_name(given_bus, ctx.region, ctx.account_id)
         arn = rule_arn(ctx.region, ctx.account_id, bus, name)
         tags = store.tags_of(call.tx, ctx.account_id, ctx.region, bus, name)
         context = {f"aws:ResourceTag/{k}": [v] for k, v in tags.items()}
+        if target_arns:  # PutTargets: the targets' ARNs (AWS's events:TargetArn)
+            context["events:TargetArn"] = target_arns
         self.service.authorize(call, operation, arn, context)
         if store.get_rule(call.tx, ctx.account_id, ctx.region, bus, name) is None:
             raise no_rule(name, bus)
@@ -91,7 +98,8 @@ class Targets:
         self, call: Call, given_bus: str | None, rule: str, targets: list[dict[str, Any]]
     ) -> list[Failed]:
         ctx = call.ctx
-        bus, _ = self._rule(call, given_bus, rule, "PutTargets")
+        arns = [str(t.get("Arn", "")) for t in targets]
+        bus, _ = self._rule(call, given_bus, rule, "PutTargets", arns)
         if len(targets) > domain.MAX_TARGETS_PER_RULE:
             raise LimitExceededException(
                 f"The requested resource exceeds the maximum number allowed: a rule can have "
