@@ -420,7 +420,8 @@ def test_the_docs_list_every_condition_key_of_every_action_table() -> None:
     import importlib
 
     text = (Path(__file__).parents[2] / "docs" / "authorization.md").read_text()
-    for service in ("kms", "iam", "sts", "organizations", "cloudtrail", "ssm", "events"):
+    services = ("kms", "iam", "sts", "organizations", "cloudtrail", "ssm", "events")
+    for service in (*services, "secretsmanager"):
         table = importlib.import_module(f"garrison.services.{service}.actions").ACTIONS
         for row in table.values():
             for key in row.condition_keys:

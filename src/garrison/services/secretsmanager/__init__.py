@@ -1,0 +1,1 @@
+"""Secrets Manager: secrets, versions and staging labels, values encrypted through KMS."""
