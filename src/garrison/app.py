@@ -53,6 +53,8 @@ from garrison.services.kms.jobs import DoneOnKey
 from garrison.services.kms.provider import KmsProvider
 from garrison.services.kms.quotas import RequestQuotas
 from garrison.services.organizations.provider import OrganizationsProvider
+from garrison.services.secretsmanager.jobs import run_deletions as run_secret_deletions
+from garrison.services.secretsmanager.provider import SecretsManagerProvider
 from garrison.services.ssm.jobs import run_policies
 from garrison.services.ssm.provider import SsmProvider
 from garrison.services.sts.provider import StsProvider
@@ -73,7 +75,7 @@ from garrison.storage.writer import Tx
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam", "ssm", "events")
+SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam", "ssm", "events", "secretsmanager")
 
 
 class Garrison:
@@ -116,6 +118,7 @@ class Garrison:
             max_advanced_parameters=settings.ssm_max_advanced_parameters,
             publish=lambda tx, events: self.bus.publish(tx, events),  # built just below
         )
+        self.secretsmanager = SecretsManagerProvider(self.clock, self.authorizer, self.kms.kms)
         self.sts = StsProvider(self.clock, self.authorizer)
         self.organizations = OrganizationsProvider(self.clock, self.authorizer)
         credentials = self.credentials
@@ -146,6 +149,7 @@ class Garrison:
                 "iam": self.iam,
                 "ssm": self.ssm,
                 "events": self.events,
+                "secretsmanager": self.secretsmanager,
             },
             verifier=self.verifier,
             credentials=self.credentials,
@@ -369,6 +373,7 @@ class Garrison:
         self.kms.clear_caches()
         self.iam.clear_caches()
         self.events.clear_caches()
+        self.ssm.clear_caches()
 
     # -- dev mode ------------------------------------------------------------
     def reset(self) -> None:
@@ -404,6 +409,7 @@ class Garrison:
             Job("sts-session-purge", self._sts_session_purge),
             Job("events-delivery", self._events_delivery),
             Job("ssm-parameter-policies", lambda run: run_policies(self.db, run, self.bus.publish)),
+            Job("secretsmanager-deletion", lambda run: run_secret_deletions(self.db, run)),
         ]
 
     def _sts_session_purge(self, run: JobRun) -> int:

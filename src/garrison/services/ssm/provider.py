@@ -118,6 +118,10 @@ class SsmProvider:
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY
 
+    def clear_caches(self) -> None:
+        """Another node changed state: forget every cached parameter (cache.py)."""
+        self.parameters.cache.clear()
+
     # -- operations ------------------------------------------------------------------------
     def put_parameter(self, call: Call, r: Request) -> Response:
         req = PutRequest(

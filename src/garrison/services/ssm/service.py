@@ -39,6 +39,7 @@ from garrison.iam.authorizer import Authorizer
 from garrison.services.kms.service import KmsService
 from garrison.services.ssm import store
 from garrison.services.ssm.actions import ACTIONS, ADD_TAGS
+from garrison.services.ssm.cache import ParameterCache, ParameterView
 from garrison.services.ssm.domain import (
     ADVANCED,
     DEFAULT_KEY_ID,
@@ -118,6 +119,7 @@ class ParameterStore:
         self.secure = SecureStrings(kms)
         self.quotas = {STANDARD: max_standard, ADVANCED: max_advanced}
         self.publish = publish  # the event bus (None: events are not published)
+        self.cache = ParameterCache()  # the reads' (cache.py)
 
     # -- authorisation -----------------------------------------------------------------
     def _authorize(
@@ -127,20 +129,27 @@ class ParameterStore:
         arn: str,
         parameter: Parameter | None,
         extra: dict[str, list[str]] | None = None,
+        view: ParameterView | None = None,
     ) -> None:
+        """`view`: the cached view of `parameter` (its tags and resource policy, no read)."""
         context: dict[str, list[str]] = dict(extra or {})
         if parameter is None:
             self.authorizer.authorize(call, ACTIONS[operation].action, arn, context)
             return
-        for key, value in store.tags_of(call.tx, parameter.parameter_id).items():
-            context[f"aws:ResourceTag/{key}"] = [value]
+        if view is not None:
+            context.update(view.tag_context)
+            policy = view.policy
+        else:
+            for key, value in store.tags_of(call.tx, parameter.parameter_id).items():
+                context[f"aws:ResourceTag/{key}"] = [value]
+            policy = policy_of(call.tx, parameter)
         # a shared (Advanced) parameter's resource policies: cross-account reads
         self.authorizer.authorize(
             call,
             ACTIONS[operation].action,
             arn,
             context,
-            resource_policy=policy_of(call.tx, parameter),
+            resource_policy=policy,
             resource_account=parameter.account_id,
         )
 
@@ -358,12 +367,21 @@ class ParameterStore:
 
     # -- reads -------------------------------------------------------------------------
     def _resolve(
-        self, call: Call, ref: Reference, parameter: Parameter | None, with_decryption: bool
+        self,
+        call: Call,
+        ref: Reference,
+        parameter: Parameter | None,
+        with_decryption: bool,
+        view: ParameterView | None = None,
     ) -> Resolved:
         """The version of `parameter` that `ref` names, its value decrypted or not;
-        ParameterNotFound / ParameterVersionNotFound otherwise."""
+        ParameterNotFound / ParameterVersionNotFound otherwise. `view`: the cached
+        view of `parameter`, which serves its latest version without a read."""
         if parameter is None:
             raise ParameterNotFound(f"Parameter {ref.given} not found.")
+        if view is not None and ref.label is None and ref.version in (None, view.latest.version):
+            latest = view.latest_version(call.tx)
+            return Resolved(latest, self.value_of(call, latest, with_decryption), ref.selector)
         number: int | None = ref.version
         if ref.label is not None:
             number = store.labelled_version(call.tx, parameter.parameter_id, ref.label)
@@ -390,6 +408,14 @@ class ParameterStore:
             return store.find(call.tx, ref.account_id, ctx.region, spellings(ref.name))
         return self._find(call, ref.name)
 
+    def _view(self, call: Call, ref: Reference) -> ParameterView | None:
+        """`_lookup` through the read cache."""
+        ctx = call.ctx
+        if ref.region not in (None, ctx.region):
+            return None
+        account_id = ctx.account_id if ref.account_id is None else ref.account_id
+        return self.cache.find(call.tx, account_id, ctx.region, spellings(ref.name))
+
     def value_of(self, call: Call, version: ParameterVersion, with_decryption: bool) -> str:
         if not version.secure:
             return version.stored.decode()
@@ -401,10 +427,11 @@ class ParameterStore:
         ref = parse_reference(name)
         if ref is None:
             raise ParameterNotFound(f"Parameter {name} not found.")
-        found = self._lookup(call, ref)
+        view = self._view(call, ref)
+        found = view.parameter if view is not None else None
         arn = found.arn if found is not None else self._arn(call, ref.name)
-        self._authorize(call, "GetParameter", arn, found)
-        resolved = self._resolve(call, ref, found, with_decryption)
+        self._authorize(call, "GetParameter", arn, found, view=view)
+        resolved = self._resolve(call, ref, found, with_decryption, view)
         call.audit_resource("AWS::SSM::Parameter", arn)
         return resolved
 
@@ -414,20 +441,22 @@ class ParameterStore:
         """GetParameters: the parameters found and the names that named none."""
         found: list[Resolved] = []
         invalid: list[str] = []
-        refs: list[tuple[str, Reference | None, Parameter | None]] = []
+        refs: list[tuple[str, Reference | None, ParameterView | None]] = []
         for given in dict.fromkeys(names):  # duplicates answered once
             ref = parse_reference(given)
-            parameter = self._lookup(call, ref) if ref is not None else None
+            view = self._view(call, ref) if ref is not None else None
             if ref is not None:
+                parameter = view.parameter if view is not None else None
                 arn = parameter.arn if parameter is not None else self._arn(call, ref.name)
-                self._authorize(call, "GetParameters", arn, parameter)
-            refs.append((given, ref, parameter))
-        for given, ref, parameter in refs:
+                self._authorize(call, "GetParameters", arn, parameter, view=view)
+            refs.append((given, ref, view))
+        for given, ref, view in refs:
             if ref is None:
                 invalid.append(given)
                 continue
+            parameter = view.parameter if view is not None else None
             try:
-                resolved = self._resolve(call, ref, parameter, with_decryption)
+                resolved = self._resolve(call, ref, parameter, with_decryption, view)
             except (ParameterNotFound, ParameterVersionNotFound):
                 invalid.append(given)
                 continue
@@ -466,6 +495,12 @@ class ParameterStore:
         self, call: Call, parameter: Parameter, filters: PathFilters
     ) -> ParameterVersion | None:
         number: int | None = None
+        if filters.labels is None:
+            view = self.cache.of(call.tx, parameter)
+            if view is None:
+                return None
+            latest = view.latest_version(call.tx)
+            return latest if filters.admits(latest) else None
         if filters.labels is not None:
             numbers = {
                 n

@@ -9,18 +9,25 @@ SecureString the sealed bytes are KMS's ciphertext of the value.
 DescribeParameters, the tag operations and resource policies (later parts of
 Parameter Store) read and write the same tables: `tags_of`, `list_by_prefix`
 and `delete_parameter` already cover every table of a parameter.
+
+Every function here that writes a parameter's rows calls `_changed` first: the
+read cache (cache.py) drops the parameter in this unit and after its commit,
+and the unit is marked changed so that the other nodes clear theirs. A new
+write to these tables must do the same. The read path's statements are built
+once, with `bindparam`s (SQLAlchemy then reuses their compiled form).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from garrison.services.common.rows import count
 from garrison.services.ssm.domain import Parameter, ParameterVersion
 from garrison.services.ssm.policies import PolicyAction
 from garrison.storage import schema
-from garrison.storage.sql import and_, delete, func, insert, select, update
+from garrison.storage.sql import and_, bindparam, delete, func, insert, select, update
 from garrison.storage.writer import Tx
 
 _P = schema.ssm_parameters
@@ -28,6 +35,66 @@ _V = schema.ssm_parameter_versions
 _L = schema.ssm_parameter_labels
 _T = schema.ssm_parameter_tags
 _VALUE = ("ssm_parameter_versions", "value")
+
+
+# -- who is told of changes ---------------------------------------------------------------
+class Watcher(Protocol):
+    """A read cache of parameters (cache.ParameterCache)."""
+
+    def invalidate(self, tx: Tx, parameter_id: str) -> None: ...
+
+
+_WATCHERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def watch(watcher: Watcher) -> None:
+    """Tell `watcher` of every change to a parameter, in the changing unit."""
+    _WATCHERS.add(watcher)
+
+
+def _changed(tx: Tx, parameter_id: str) -> None:
+    """Every write below goes through here: the caches of this process drop the
+    parameter (now and after commit), and other nodes clear theirs (state version)."""
+    tx.mark_changed()
+    for watcher in list(_WATCHERS):
+        watcher.invalidate(tx, parameter_id)
+
+
+# -- statements of the read path, built once (SQLAlchemy then caches their compiled
+# form; building `select(...).where(...)` per call was most of a GetParameter's CPU)
+_FIND = select(_P).where(
+    _P.c.account_id == bindparam("account_id"),
+    _P.c.region == bindparam("region"),
+    _P.c.name.in_(bindparam("names", expanding=True)),
+)
+_BY_ID = select(_P).where(_P.c.parameter_id == bindparam("pid"))
+_GET_VERSION = select(_V).where(
+    _V.c.parameter_id == bindparam("pid"), _V.c.version == bindparam("number")
+)
+_LABELS_OF = (
+    select(_L.c.label)
+    .where(_L.c.parameter_id == bindparam("pid"), _L.c.version == bindparam("number"))
+    .order_by(_L.c.label)
+)
+_LABELLED = select(_L.c.version).where(
+    _L.c.parameter_id == bindparam("pid"), _L.c.label == bindparam("label")
+)
+_TAGS_OF = select(_T.c.tag_key, _T.c.tag_value).where(_T.c.parameter_id == bindparam("pid"))
+_VERSION_NUMBERS = (
+    select(_V.c.version).where(_V.c.parameter_id == bindparam("pid")).order_by(_V.c.version)
+)
+_PREFIX_WHERE = (
+    _P.c.account_id == bindparam("account_id"),
+    _P.c.region == bindparam("region"),
+    func.substr(_P.c.name, 1, bindparam("length")) == bindparam("prefix"),
+)
+_LIST_FIRST = select(_P).where(*_PREFIX_WHERE).order_by(_P.c.name).limit(bindparam("batch"))
+_LIST_AFTER = (
+    select(_P)
+    .where(*_PREFIX_WHERE, _P.c.name > bindparam("after"))
+    .order_by(_P.c.name)
+    .limit(bindparam("batch"))
+)
 
 
 def _parameter(row: Any) -> Parameter:
@@ -46,12 +113,18 @@ def _parameter(row: Any) -> Parameter:
 def find(tx: Tx, account_id: str, region: str, names: Sequence[str]) -> Parameter | None:
     """The parameter stored under any of `names` (spellings of one name), if any."""
     row = tx.execute(
-        select(_P).where(_P.c.account_id == account_id, _P.c.region == region, _P.c.name.in_(names))
+        _FIND, {"account_id": account_id, "region": region, "names": list(names)}
     ).first()
     return None if row is None else _parameter(row)
 
 
+def by_id(tx: Tx, parameter_id: str) -> Parameter | None:
+    row = tx.execute(_BY_ID, {"pid": parameter_id}).first()
+    return None if row is None else _parameter(row)
+
+
 def insert_parameter(tx: Tx, parameter: Parameter) -> None:
+    _changed(tx, parameter.parameter_id)
     tx.execute(
         insert(_P),
         {
@@ -69,6 +142,7 @@ def insert_parameter(tx: Tx, parameter: Parameter) -> None:
 def advance_latest(tx: Tx, parameter: Parameter, version: int, tier: str, now: float) -> bool:
     """Make `version` the latest, if the latest is still the one `parameter` was read at
     (False: another writer moved it first)."""
+    _changed(tx, parameter.parameter_id)
     done = tx.execute(
         update(_P)
         .where(_P.c.parameter_id == parameter.parameter_id, _P.c.version == parameter.version)
@@ -83,6 +157,7 @@ def count_in_tier(tx: Tx, account_id: str, region: str, tier: str) -> int:
 
 def delete_parameter(tx: Tx, parameter_id: str) -> None:
     """The parameter with its history, labels, tags, resource policies and policy actions."""
+    _changed(tx, parameter_id)
     for table in (
         schema.ssm_policy_actions,
         schema.ssm_resource_policies,
@@ -98,15 +173,18 @@ def list_by_prefix(
     tx: Tx, account_id: str, region: str, prefix: str, after: str | None, batch: int = 100
 ) -> Iterator[Parameter]:
     """Every parameter whose name begins with `prefix`, in name order, after `after`."""
+    params: dict[str, Any] = {
+        "account_id": account_id,
+        "region": region,
+        "length": len(prefix),
+        "prefix": prefix,
+        "batch": batch,
+    }
     while True:
-        stmt = select(_P).where(
-            _P.c.account_id == account_id,
-            _P.c.region == region,
-            func.substr(_P.c.name, 1, len(prefix)) == prefix,
-        )
-        if after is not None:
-            stmt = stmt.where(_P.c.name > after)
-        rows = tx.execute(stmt.order_by(_P.c.name).limit(batch)).all()
+        if after is None:
+            rows = tx.execute(_LIST_FIRST, params).all()
+        else:
+            rows = tx.execute(_LIST_AFTER, {**params, "after": after}).all()
         for row in rows:
             yield _parameter(row)
         if len(rows) < batch:
@@ -117,6 +195,7 @@ def list_by_prefix(
 # -- versions --------------------------------------------------------------------------
 def insert_version(tx: Tx, version: ParameterVersion) -> None:
     pid = version.parameter.parameter_id
+    _changed(tx, pid)
     tx.execute(
         insert(_V),
         {
@@ -138,8 +217,11 @@ def insert_version(tx: Tx, version: ParameterVersion) -> None:
     )
 
 
-def _version(tx: Tx, parameter: Parameter, row: Any, labels: tuple[str, ...]) -> ParameterVersion:
+def _version(
+    tx: Tx, parameter: Parameter, row: Any, labels: tuple[str, ...], *, sealed: bool = False
+) -> ParameterVersion:
     pid = parameter.parameter_id
+    stored = row.value if sealed else open_value(tx, pid, int(row.version), row.value)
     return ParameterVersion(
         parameter=parameter,
         version=int(row.version),
@@ -150,7 +232,7 @@ def _version(tx: Tx, parameter: Parameter, row: Any, labels: tuple[str, ...]) ->
         description=row.description,
         allowed_pattern=row.allowed_pattern,
         policies=row.policies,
-        stored=tx.barrier.open(_VALUE[0], f"{pid}/{row.version}", _VALUE[1], row.value),
+        stored=stored,
         last_modified=float(row.last_modified),
         last_modified_user=row.last_modified_user,
         labels=labels,
@@ -162,12 +244,25 @@ def get_version(
 ) -> ParameterVersion | None:
     """A version of `parameter` (the latest when `version` is None), with its labels."""
     number = parameter.version if version is None else version
-    row = tx.execute(
-        select(_V).where(_V.c.parameter_id == parameter.parameter_id, _V.c.version == number)
-    ).first()
+    row = tx.execute(_GET_VERSION, {"pid": parameter.parameter_id, "number": number}).first()
     if row is None:
         return None
     return _version(tx, parameter, row, labels_of(tx, parameter.parameter_id, number))
+
+
+def latest_sealed(tx: Tx, parameter: Parameter) -> ParameterVersion | None:
+    """The latest version with its labels, its value still sealed (`open_value` opens it):
+    what the read cache keeps."""
+    number = parameter.version
+    row = tx.execute(_GET_VERSION, {"pid": parameter.parameter_id, "number": number}).first()
+    if row is None:
+        return None
+    labels = labels_of(tx, parameter.parameter_id, number)
+    return _version(tx, parameter, row, labels, sealed=True)
+
+
+def open_value(tx: Tx, parameter_id: str, version: int, sealed: bytes) -> bytes:
+    return tx.barrier.open(_VALUE[0], f"{parameter_id}/{version}", _VALUE[1], sealed)
 
 
 def versions(tx: Tx, parameter: Parameter, after: int | None, limit: int) -> list[ParameterVersion]:
@@ -188,40 +283,35 @@ def versions(tx: Tx, parameter: Parameter, after: int | None, limit: int) -> lis
 
 
 def version_numbers(tx: Tx, parameter_id: str) -> list[int]:
-    rows = tx.execute(
-        select(_V.c.version).where(_V.c.parameter_id == parameter_id).order_by(_V.c.version)
-    )
+    rows = tx.execute(_VERSION_NUMBERS, {"pid": parameter_id})
     return [int(r.version) for r in rows]
 
 
 def delete_version(tx: Tx, parameter_id: str, version: int) -> None:
+    _changed(tx, parameter_id)
     tx.execute(delete(_V).where(_V.c.parameter_id == parameter_id, _V.c.version == version))
 
 
 # -- labels ----------------------------------------------------------------------------
 def labels_of(tx: Tx, parameter_id: str, version: int) -> tuple[str, ...]:
-    rows = tx.execute(
-        select(_L.c.label)
-        .where(_L.c.parameter_id == parameter_id, _L.c.version == version)
-        .order_by(_L.c.label)
-    )
+    rows = tx.execute(_LABELS_OF, {"pid": parameter_id, "number": version})
     return tuple(r.label for r in rows)
 
 
 def labelled_version(tx: Tx, parameter_id: str, label: str) -> int | None:
-    value = tx.execute(
-        select(_L.c.version).where(_L.c.parameter_id == parameter_id, _L.c.label == label)
-    ).scalar()
+    value = tx.execute(_LABELLED, {"pid": parameter_id, "label": label}).scalar()
     return None if value is None else int(value)
 
 
 def put_label(tx: Tx, parameter_id: str, label: str, version: int) -> None:
     """Attach `label` to `version`, moving it from another version if it is on one."""
+    _changed(tx, parameter_id)
     tx.execute(delete(_L).where(_L.c.parameter_id == parameter_id, _L.c.label == label))
     tx.execute(insert(_L), {"parameter_id": parameter_id, "label": label, "version": version})
 
 
 def remove_label(tx: Tx, parameter_id: str, label: str, version: int) -> bool:
+    _changed(tx, parameter_id)
     done = tx.execute(
         delete(_L).where(
             and_(_L.c.parameter_id == parameter_id, _L.c.label == label, _L.c.version == version)
@@ -233,6 +323,7 @@ def remove_label(tx: Tx, parameter_id: str, label: str, version: int) -> bool:
 # -- tags ------------------------------------------------------------------------------
 def insert_tags(tx: Tx, parameter_id: str, tags: Sequence[tuple[str, str]]) -> None:
     if tags:
+        _changed(tx, parameter_id)
         tx.execute(
             insert(_T),
             [{"parameter_id": parameter_id, "tag_key": k, "tag_value": v} for k, v in tags],
@@ -240,7 +331,7 @@ def insert_tags(tx: Tx, parameter_id: str, tags: Sequence[tuple[str, str]]) -> N
 
 
 def tags_of(tx: Tx, parameter_id: str) -> dict[str, str]:
-    rows = tx.execute(select(_T.c.tag_key, _T.c.tag_value).where(_T.c.parameter_id == parameter_id))
+    rows = tx.execute(_TAGS_OF, {"pid": parameter_id})
     return {r.tag_key: r.tag_value for r in rows}
 
 
@@ -281,12 +372,14 @@ def put_tags(tx: Tx, parameter_id: str, tags: Sequence[tuple[str, str]]) -> None
     """Add `tags`, replacing the value of a key the parameter already has."""
     keys = [k for k, _ in tags]
     if keys:
+        _changed(tx, parameter_id)
         tx.execute(delete(_T).where(_T.c.parameter_id == parameter_id, _T.c.tag_key.in_(keys)))
     insert_tags(tx, parameter_id, tags)
 
 
 def remove_tags(tx: Tx, parameter_id: str, keys: Sequence[str]) -> None:
     if keys:
+        _changed(tx, parameter_id)
         tx.execute(delete(_T).where(_T.c.parameter_id == parameter_id, _T.c.tag_key.in_(keys)))
 
 
@@ -303,6 +396,7 @@ def resource_policies(tx: Tx, parameter_id: str) -> list[tuple[str, str, str]]:
 def insert_resource_policy(
     tx: Tx, parameter_id: str, policy_id: str, policy_hash: str, policy: str, now: float
 ) -> None:
+    _changed(tx, parameter_id)
     tx.execute(
         insert(_RP),
         {
@@ -319,6 +413,7 @@ def update_resource_policy(
     tx: Tx, parameter_id: str, policy_id: str, expected_hash: str, new_hash: str, policy: str
 ) -> bool:
     """Replace the policy if its hash is still `expected_hash` (False: it moved on)."""
+    _changed(tx, parameter_id)
     done = tx.execute(
         update(_RP)
         .where(
@@ -332,6 +427,7 @@ def update_resource_policy(
 
 
 def delete_resource_policy(tx: Tx, parameter_id: str, policy_id: str, policy_hash: str) -> bool:
+    _changed(tx, parameter_id)
     done = tx.execute(
         delete(_RP).where(
             _RP.c.parameter_id == parameter_id,

@@ -1,0 +1,183 @@
+"""The in-process cache that keeps Parameter Store's reads (GetParameter, GetParameters,
+GetParametersByPath) off the DB.
+
+What it holds, per node:
+
+    parameter id                      -> ParameterView (the parameter, its latest
+                                         version with labels and the value still
+                                         sealed, its tags, its resource policy)
+    (account, region, name spellings) -> parameter id
+
+A view holds everything authorising a read needs (the tags for
+``aws:ResourceTag/*``, the compiled resource policy of a shared Advanced
+parameter), so a cached GetParameter runs no SQL statement: its unit sends no
+SAVEPOINT and need not wait for the previous batch's commit. The value stays
+sealed by the barrier; each read opens it (a SecureString's is KMS's
+ciphertext, decrypted through KMS, whose own cache holds the key).
+
+The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
+state that was not committed:
+
+- A miss reads the store inside the caller's unit, but the view enters the
+  cache only from `tx.after_commit`, once the batch that read it is durable,
+  and only if no invalidation happened since the read (a generation counter).
+- Every write of a parameter's rows goes through `store._changed`, which calls
+  `invalidate` here: the parameter's view is dropped at once (later units of
+  the same batch read the store) and again after commit, and the unit is marked
+  changed so that the other nodes clear their caches.
+- `clear()` drops everything; the node's state-version poller calls it (through
+  `App.clear_caches` and the SSM provider) when another node committed a change.
+
+The writer thread reads and fills it; the poller clears it from another thread,
+hence the lock around fills, invalidations and misses (hits read without it).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from garrison.iam.policy import Policy
+from garrison.services.ssm import store
+from garrison.services.ssm.domain import Parameter, ParameterVersion
+from garrison.services.ssm.sharing import policy_of
+from garrison.storage.writer import Tx
+
+MAX_ENTRIES = 65536
+MAX_BYTES = 64 << 20  # of sealed values (an Advanced value is up to 8 KB sealed)
+
+NameKey = tuple[str, str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterView:
+    """A parameter with what reading it needs. `latest.stored` is sealed."""
+
+    parameter: Parameter
+    latest: ParameterVersion
+    # ``aws:ResourceTag/<key>`` -> [value], the parameter's tags as a request context
+    tag_context: dict[str, list[str]] = field(default_factory=dict)
+    policy: Policy | None = None  # the resource policies, as one (None: none)
+
+    def latest_version(self, tx: Tx) -> ParameterVersion:
+        """The latest version with its value opened."""
+        latest = self.latest
+        pid = self.parameter.parameter_id
+        return ParameterVersion(
+            parameter=latest.parameter,
+            version=latest.version,
+            type=latest.type,
+            data_type=latest.data_type,
+            tier=latest.tier,
+            key_id=latest.key_id,
+            description=latest.description,
+            allowed_pattern=latest.allowed_pattern,
+            policies=latest.policies,
+            stored=store.open_value(tx, pid, latest.version, latest.stored),
+            last_modified=latest.last_modified,
+            last_modified_user=latest.last_modified_user,
+            labels=latest.labels,
+        )
+
+
+def load_view(tx: Tx, parameter: Parameter) -> ParameterView | None:
+    latest = store.latest_sealed(tx, parameter)
+    if latest is None:
+        return None
+    tags = store.tags_of(tx, parameter.parameter_id)
+    return ParameterView(
+        parameter,
+        latest,
+        {f"aws:ResourceTag/{k}": [v] for k, v in tags.items()},
+        policy_of(tx, parameter),
+    )
+
+
+class ParameterCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of the sealed values held (approximately: drops do not subtract)
+        self._views: dict[str, ParameterView] = {}
+        self._names: dict[NameKey, str] = {}
+        self.hits = 0
+        self.misses = 0
+        store.watch(self)
+
+    # -- reads -----------------------------------------------------------------
+    def find(
+        self, tx: Tx, account_id: str, region: str, names: tuple[str, ...]
+    ) -> ParameterView | None:
+        """The view of the parameter stored under any of `names` (spellings of one name)."""
+        key = (account_id, region, names)
+        pid = self._names.get(key)
+        if pid is not None:
+            found = self._views.get(pid)
+            if found is not None:
+                self.hits += 1
+                return found
+        with self._lock:
+            generation = self._generation
+        self.misses += 1
+        parameter = store.find(tx, account_id, region, names)
+        if parameter is None:
+            return None
+        view = load_view(tx, parameter)
+        if view is not None:
+            tx.after_commit(lambda: self._put(view, key, generation))
+        return view
+
+    def of(self, tx: Tx, parameter: Parameter) -> ParameterView | None:
+        """The view of `parameter`, as a listing read it (None: its latest version is not
+        the one the listing saw)."""
+        found = self._views.get(parameter.parameter_id)
+        if found is not None and found.parameter == parameter:
+            self.hits += 1
+            return found
+        with self._lock:
+            generation = self._generation
+        self.misses += 1
+        view = load_view(tx, parameter)
+        if view is not None:
+            tx.after_commit(lambda: self._put(view, None, generation))
+        return view
+
+    def _put(self, view: ParameterView, key: NameKey | None, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return  # something changed since the read: let the next miss reload
+            size = len(view.latest.stored)
+            if (
+                len(self._views) >= self._max
+                or len(self._names) >= self._max
+                or self._bytes + size > self._max_bytes
+            ):
+                self._views.clear()
+                self._names.clear()
+                self._bytes = 0
+            self._bytes += size
+            pid = view.parameter.parameter_id
+            self._views[pid] = view
+            if key is not None:
+                self._names[key] = pid
+
+    # -- invalidation ------------------------------------------------------------
+    def invalidate(self, tx: Tx, parameter_id: str) -> None:
+        """Drop a parameter's view now and once the unit's batch commits."""
+
+        def drop() -> None:
+            with self._lock:
+                self._generation += 1
+                self._views.pop(parameter_id, None)
+
+        drop()
+        tx.after_commit(drop)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._views.clear()
+            self._names.clear()
+            self._bytes = 0
