@@ -45,6 +45,7 @@ from garrison.iam.credentials import CredentialStore, forget_keys, service_princ
 from garrison.pipeline import Ids, Pipeline
 from garrison.protocol.sigv4 import SigV4Verifier
 from garrison.protocol.specs import SpecRegistry
+from garrison.rotation.registry import Functions
 from garrison.scheduler.runner import Job, JobRun, Scheduler
 from garrison.services.cloudtrail.provider import CloudTrailProvider
 from garrison.services.events.provider import EventsProvider
@@ -55,6 +56,8 @@ from garrison.services.kms.quotas import RequestQuotas
 from garrison.services.organizations.provider import OrganizationsProvider
 from garrison.services.secretsmanager.jobs import run_deletions as run_secret_deletions
 from garrison.services.secretsmanager.provider import SecretsManagerProvider
+from garrison.services.secretsmanager.rotation import JOB_NAME as ROTATION_JOB
+from garrison.services.secretsmanager.rotation import RotationEngine
 from garrison.services.ssm.jobs import run_policies
 from garrison.services.ssm.provider import SsmProvider
 from garrison.services.sts.provider import StsProvider
@@ -118,7 +121,12 @@ class Garrison:
             max_advanced_parameters=settings.ssm_max_advanced_parameters,
             publish=lambda tx, events: self.bus.publish(tx, events),  # built just below
         )
-        self.secretsmanager = SecretsManagerProvider(self.clock, self.authorizer, self.kms.kms)
+        self.rotation_functions = Functions(
+            settings.secretsmanager_rotation_functions, settings.secretsmanager_rotation_webhooks
+        )
+        self.secretsmanager = SecretsManagerProvider(
+            self.clock, self.authorizer, self.kms.kms, self.rotation_functions
+        )
         self.sts = StsProvider(self.clock, self.authorizer)
         self.organizations = OrganizationsProvider(self.clock, self.authorizer)
         credentials = self.credentials
@@ -188,7 +196,22 @@ class Garrison:
         self._delivery_wake = threading.Event()
         self._delivery_stop = threading.Event()
         self._delivery_thread: threading.Thread | None = None
+        # Secrets Manager rotation (services/secretsmanager/rotation.py): run by its job, and
+        # at once, on a thread of its own, after a RotateSecret that rotates immediately
+        self.rotations = RotationEngine(
+            self.db,
+            self.clock,
+            self.trail,
+            self.kms.kms,
+            self.rotation_functions,
+            self.bus.publish_api_call,
+            self.bus.publish,
+        )
+        self.secretsmanager.rotation.wake = self._rotate_now
         self.scheduler = Scheduler(self.db, self.clock, self.node_id, self._jobs())
+        self._rotation_scheduler = Scheduler(
+            self.db, self.clock, self.node_id, [Job(ROTATION_JOB, self.rotations.run)]
+        )
         self.unsealer: ShamirUnsealer | None = None
         # kept after unsealing so keyring terms added later open without a restart
         self.root_key: RootKey | None = None
@@ -410,7 +433,17 @@ class Garrison:
             Job("events-delivery", self._events_delivery),
             Job("ssm-parameter-policies", lambda run: run_policies(self.db, run, self.bus.publish)),
             Job("secretsmanager-deletion", lambda run: run_secret_deletions(self.db, run)),
+            Job(ROTATION_JOB, self.rotations.run),
         ]
+
+    def _rotate_now(self) -> None:
+        """Start the rotation job now, off the committing thread (RotateSecret)."""
+
+        def run() -> None:
+            if not self.db.barrier.sealed:
+                self._rotation_scheduler.run_due()
+
+        threading.Thread(target=run, name="secretsmanager-rotation", daemon=True).start()
 
     def _sts_session_purge(self, run: JobRun) -> int:
         """Delete role sessions expired more than a day ago, a batch per unit."""

@@ -78,6 +78,10 @@ class Settings:
     kms_ecc_request_rate: float = 1_000.0
     kms_ml_dsa_request_rate: float = 1_000.0
     kms_operation_request_rates: str = ""
+    # Secrets Manager rotation functions beyond the built-in ones (garrison/rotation/registry.py):
+    # "name=module:function,..." (Python callables) and "name=https://host/path,..." (webhooks)
+    secretsmanager_rotation_functions: str = ""
+    secretsmanager_rotation_webhooks: str = ""
     # which of the above were given explicitly (flag, environment or file)
     explicit: frozenset[str] = frozenset()
 

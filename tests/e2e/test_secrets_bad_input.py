@@ -63,9 +63,9 @@ CASES: list[tuple[str, str, dict[str, Any], str, int]] = [
     ("tag-value-over-256", "create_secret",
      {"Name": "{new}", "SecretString": "x", "Tags": [{"Key": "k", "Value": "v" * 257}]},
      _VE, 400),
-    ("replica-regions-not-yet", "create_secret",
-     {"Name": "{new}", "SecretString": "x", "AddReplicaRegions": [{"Region": "eu-west-1"}]},
-     "InvalidRequestException", 400),
+    ("replica-region-is-the-primary-region", "create_secret",
+     {"Name": "{new}", "SecretString": "x", "AddReplicaRegions": [{"Region": "us-east-1"}]},
+     _IPE, 400),
     ("unknown-kms-key", "create_secret",
      {"Name": "{new}", "SecretString": "x", "KmsKeyId": "alias/not-a-key"},
      "EncryptionFailure", 400),
@@ -237,31 +237,16 @@ def test_bad_request(
     assert exc.value.response["Error"]["Code"] == _RNF
 
 
-def test_planned_operations_are_refused_by_name(server: ServerProcess) -> None:
+def test_rotation_without_a_function_is_refused(server: ServerProcess) -> None:
+    # rotation is served now (tests/e2e/test_secrets_rotation.py); its bad input is there
     sm = server.client("secretsmanager")
     name = f"bad/{secrets.token_hex(4)}"
     sm.create_secret(Name=name, SecretString="x")
-    for op, call in (
-        ("RotateSecret", lambda: sm.rotate_secret(SecretId=name)),
-        ("CancelRotateSecret", lambda: sm.cancel_rotate_secret(SecretId=name)),
-        (
-            "ReplicateSecretToRegions",
-            lambda: sm.replicate_secret_to_regions(
-                SecretId=name, AddReplicaRegions=[{"Region": "eu-west-1"}]
-            ),
-        ),
-        (
-            "RemoveRegionsFromReplication",
-            lambda: sm.remove_regions_from_replication(
-                SecretId=name, RemoveReplicaRegions=["eu-west-1"]
-            ),
-        ),
-        ("StopReplicationToReplica", lambda: sm.stop_replication_to_replica(SecretId=name)),
-    ):
-        with pytest.raises(ClientError) as exc:
-            call()
-        err = exc.value.response["Error"]
-        assert (err["Code"], err["Message"]) == (
-            "UnsupportedOperationException",
-            f"{op} is not supported by this Garrison release yet.",
-        )
+    with pytest.raises(ClientError) as exc:
+        sm.rotate_secret(SecretId=name)
+    err = exc.value.response["Error"]
+    assert (err["Code"], err["Message"]) == (
+        "InvalidRequestException",
+        "No Lambda rotation function ARN is associated with this secret.",
+    )
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False

@@ -125,13 +125,7 @@ def test_cli_password_delete_and_errors(aws: Aws, server: ServerProcess) -> None
 
 # -- docs/compatibility/secretsmanager.md ---------------------------------------------------
 
-PLANNED = {
-    "RotateSecret",
-    "CancelRotateSecret",
-    "ReplicateSecretToRegions",
-    "RemoveRegionsFromReplication",
-    "StopReplicationToReplica",
-}
+PLANNED: set[str] = set()  # rotation and replication are served (issue 6)
 
 
 def test_compatibility_matrix_matches_the_provider_and_the_tests() -> None:

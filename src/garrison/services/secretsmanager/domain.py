@@ -41,10 +41,6 @@ MARKED_DELETED = (
 BOTH_VALUES = (
     "You can't specify both a binary secret value and a string secret value in the same secret."
 )
-REPLICATION_LATER = (
-    "Replicating secrets to other Regions is not supported by this Garrison release yet "
-    "(issue 6: replication). Create the secret without AddReplicaRegions."
-)
 
 
 @dataclass(frozen=True)

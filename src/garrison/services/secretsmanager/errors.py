@@ -5,8 +5,9 @@ AwsError
  ├── ValidationException            (garrison.errors, the protocol) the model's constraints
  ├── ResourceNotFoundException      no such secret, version or staging label
  ├── ResourceExistsException        the name is taken; a version id reused for another value
- ├── InvalidParameterException      names, values, labels, tags, windows, filters, passwords
- ├── InvalidRequestException        pending deletion; replication (issue 6)
+ ├── InvalidParameterException      names, values, labels, tags, windows, filters, passwords,
+ │                                  rotation rules; writes to a replica (AWS's code for them)
+ ├── InvalidRequestException        pending deletion; a rotation in progress; not a replica
  ├── InvalidNextTokenException      a NextToken Garrison did not hand out
  ├── LimitExceededException         more than 20 staging labels on a secret
  ├── MalformedPolicyDocumentException   a resource policy the policy engine refuses

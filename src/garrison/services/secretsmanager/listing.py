@@ -102,8 +102,9 @@ def matches(secret: Secret, tags: dict[str, str], key: str, values: Sequence[str
             return _prefix(list(tags), value, False)
         if key == "tag-value":
             return _prefix(list(tags.values()), value, False)
-        if key == "primary-region":
-            return _prefix([secret.region], value, False)
+        if key == "primary-region":  # a replica's is its primary's Region
+            primary = secret.primary_arn.split(":")[3] if secret.primary_arn else secret.region
+            return _prefix([primary], value, False)
         if key == "owning-service":
             return _prefix([secret.owning_service or ""], value, False) and bool(
                 secret.owning_service

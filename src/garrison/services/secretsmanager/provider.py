@@ -3,10 +3,10 @@
 Served: CreateSecret, GetSecretValue, BatchGetSecretValue, PutSecretValue,
 UpdateSecret, UpdateSecretVersionStage, ListSecretVersionIds, DescribeSecret,
 ListSecrets, DeleteSecret, RestoreSecret, GetRandomPassword, TagResource,
-UntagResource and Put/Get/Delete/ValidateResourcePolicy. RotateSecret,
-CancelRotateSecret, ReplicateSecretToRegions, RemoveRegionsFromReplication and
-StopReplicationToReplica (issue 6: rotation / replication) are not in
-`handlers()`, so the pipeline answers them as unsupported.
+UntagResource, Put/Get/Delete/ValidateResourcePolicy, RotateSecret and
+CancelRotateSecret (rotation.py, rotation_wire.py), ReplicateSecretToRegions,
+RemoveRegionsFromReplication and StopReplicationToReplica (replication.py,
+replication_provider.py): every operation of the model.
 
 Every request member of a served operation is handled (`HANDLED`); a member not
 listed (Type, RotationToken: later parts) is refused with its name, never
@@ -26,39 +26,47 @@ from garrison.clock import Clock
 from garrison.iam.authorizer import Authorizer
 from garrison.services.common.handlers import guarded_handlers
 from garrison.services.kms.service import KmsService
+from garrison.services.secretsmanager import replication_provider as replication
+from garrison.services.secretsmanager import rotation_wire
 from garrison.services.secretsmanager.actions import ACTIONS
 from garrison.services.secretsmanager.domain import Opened, to_datetime, value_of
 from garrison.services.secretsmanager.passwords import random_password
+from garrison.services.secretsmanager.rotation import RotationApi
+from garrison.services.secretsmanager.rotation_functions import FunctionRegistry, NoFunctions
 from garrison.services.secretsmanager.service import SecretsManager
 from garrison.services.secretsmanager.store import Secret
 
-HANDLED: dict[str, frozenset[str]] = {
-    name: frozenset(members.split())
-    for name, members in {
-        "CreateSecret": "Name ClientRequestToken Description KmsKeyId SecretBinary SecretString "
-        "Tags AddReplicaRegions ForceOverwriteReplicaSecret",
-        "GetSecretValue": "SecretId VersionId VersionStage",
-        "BatchGetSecretValue": "SecretIdList Filters MaxResults NextToken",
-        "PutSecretValue": "SecretId ClientRequestToken SecretBinary SecretString VersionStages",
-        "UpdateSecret": "SecretId ClientRequestToken Description KmsKeyId SecretBinary "
-        "SecretString",
-        "UpdateSecretVersionStage": "SecretId VersionStage RemoveFromVersionId MoveToVersionId",
-        "ListSecretVersionIds": "SecretId MaxResults NextToken IncludeDeprecated",
-        "DescribeSecret": "SecretId",
-        "ListSecrets": "IncludePlannedDeletion MaxResults NextToken Filters SortOrder SortBy",
-        "DeleteSecret": "SecretId RecoveryWindowInDays ForceDeleteWithoutRecovery",
-        "RestoreSecret": "SecretId",
-        "GetRandomPassword": "PasswordLength ExcludeCharacters ExcludeNumbers "
-        "ExcludePunctuation ExcludeUppercase ExcludeLowercase IncludeSpace "
-        "RequireEachIncludedType",
-        "TagResource": "SecretId Tags",
-        "UntagResource": "SecretId TagKeys",
-        "PutResourcePolicy": "SecretId ResourcePolicy BlockPublicPolicy",
-        "GetResourcePolicy": "SecretId",
-        "DeleteResourcePolicy": "SecretId",
-        "ValidateResourcePolicy": "SecretId ResourcePolicy",
-    }.items()
-}
+HANDLED: dict[str, frozenset[str]] = (
+    {
+        name: frozenset(members.split())
+        for name, members in {
+            "CreateSecret": "Name ClientRequestToken Description KmsKeyId SecretBinary SecretString "
+            "Tags AddReplicaRegions ForceOverwriteReplicaSecret",
+            "GetSecretValue": "SecretId VersionId VersionStage",
+            "BatchGetSecretValue": "SecretIdList Filters MaxResults NextToken",
+            "PutSecretValue": "SecretId ClientRequestToken SecretBinary SecretString VersionStages",
+            "UpdateSecret": "SecretId ClientRequestToken Description KmsKeyId SecretBinary "
+            "SecretString",
+            "UpdateSecretVersionStage": "SecretId VersionStage RemoveFromVersionId MoveToVersionId",
+            "ListSecretVersionIds": "SecretId MaxResults NextToken IncludeDeprecated",
+            "DescribeSecret": "SecretId",
+            "ListSecrets": "IncludePlannedDeletion MaxResults NextToken Filters SortOrder SortBy",
+            "DeleteSecret": "SecretId RecoveryWindowInDays ForceDeleteWithoutRecovery",
+            "RestoreSecret": "SecretId",
+            "GetRandomPassword": "PasswordLength ExcludeCharacters ExcludeNumbers "
+            "ExcludePunctuation ExcludeUppercase ExcludeLowercase IncludeSpace "
+            "RequireEachIncludedType",
+            "TagResource": "SecretId Tags",
+            "UntagResource": "SecretId TagKeys",
+            "PutResourcePolicy": "SecretId ResourcePolicy BlockPublicPolicy",
+            "GetResourcePolicy": "SecretId",
+            "DeleteResourcePolicy": "SecretId",
+            "ValidateResourcePolicy": "SecretId ResourcePolicy",
+        }.items()
+    }
+    | replication.HANDLED
+    | rotation_wire.HANDLED
+)
 
 READ_ONLY = frozenset(
     {"GetSecretValue", "BatchGetSecretValue", "ListSecretVersionIds", "DescribeSecret"}
@@ -70,10 +78,17 @@ class SecretsManagerProvider:
     service = "secretsmanager"
     event_source = "secretsmanager.amazonaws.com"
 
-    def __init__(self, clock: Clock, authorizer: Authorizer, kms: KmsService) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        authorizer: Authorizer,
+        kms: KmsService,
+        functions: FunctionRegistry | None = None,
+    ) -> None:
         self.clock = clock
         self.authorizer = authorizer
         self.secrets = SecretsManager(authorizer, kms)
+        self.rotation = RotationApi(self.secrets, functions or NoFunctions())
         self._handlers: dict[str, Callable[[Call, Request], Response | None]] = {
             "CreateSecret": self.create_secret,
             "GetSecretValue": self.get_secret_value,
@@ -93,6 +108,19 @@ class SecretsManagerProvider:
             "GetResourcePolicy": self.get_resource_policy,
             "DeleteResourcePolicy": self.delete_resource_policy,
             "ValidateResourcePolicy": self.validate_resource_policy,
+            "ReplicateSecretToRegions": lambda c, r: replication.replicate_secret_to_regions(
+                self.secrets, c, r
+            ),
+            "RemoveRegionsFromReplication": lambda c, r: (
+                replication.remove_regions_from_replication(self.secrets, c, r)
+            ),
+            "StopReplicationToReplica": lambda c, r: replication.stop_replication_to_replica(
+                self.secrets, c, r
+            ),
+            "RotateSecret": lambda c, r: rotation_wire.rotate_secret(self.rotation, c, r),
+            "CancelRotateSecret": lambda c, r: rotation_wire.cancel_rotate_secret(
+                self.rotation, c, r
+            ),
         }
 
     # -- the Provider protocol -----------------------------------------------------------
@@ -113,10 +141,13 @@ class SecretsManagerProvider:
             kms_key_id=r.get("KmsKeyId"),
             tags=[(t.get("Key", ""), t.get("Value", "")) for t in r.get("Tags") or ()],
             replica_regions=r.get("AddReplicaRegions") or (),
+            force_overwrite_replica=bool(r.get("ForceOverwriteReplicaSecret")),
         )
         out: dict[str, Any] = {"ARN": secret.arn, "Name": secret.name}
         if version_id is not None:
             out["VersionId"] = version_id
+        if r.get("AddReplicaRegions"):
+            out["ReplicationStatus"] = self.secrets.replication.status(call, secret)
         return out
 
     def get_secret_value(self, call: Call, r: Request) -> Response:
@@ -253,6 +284,10 @@ class SecretsManagerProvider:
             out["OwningService"] = secret.owning_service
         if secret.primary_arn is not None:
             out["PrimaryRegion"] = secret.primary_arn.split(":")[3]
+        replicas = self.secrets.replication.status(call, secret)
+        if replicas:
+            out["PrimaryRegion"] = secret.region
+            out["ReplicationStatus"] = replicas
         tags = self.secrets.tags_of(call, secret)
         if tags:
             out["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]

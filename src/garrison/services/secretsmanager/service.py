@@ -50,7 +50,6 @@ from garrison.services.secretsmanager.domain import (
     NAME,
     NOT_FOUND,
     PREVIOUS,
-    REPLICATION_LATER,
     RESOURCE_TYPE,
     NewValue,
     Opened,
@@ -80,6 +79,11 @@ from garrison.services.secretsmanager.listing import (
     token_after,
 )
 from garrison.services.secretsmanager.policies import is_public, policy_errors
+from garrison.services.secretsmanager.replication import (
+    Replication,
+    check_add_regions,
+    refuse_on_replica,
+)
 from garrison.services.secretsmanager.store import Secret, Version
 from garrison.services.secretsmanager.values import SecretValues, digest, same_value
 
@@ -91,6 +95,7 @@ class SecretsManager:
     def __init__(self, authorizer: Authorizer, kms: KmsService) -> None:
         self.authorizer = authorizer
         self.values = SecretValues(kms)
+        self.replication = Replication(self.values)
 
     # -- lookup and authorisation ------------------------------------------------------
     def _lookup(self, call: Call, secret_id: str) -> tuple[Secret | None, str]:
@@ -149,6 +154,7 @@ class SecretsManager:
         if secret is None:
             raise ResourceNotFoundException(NOT_FOUND)
         call.audit_resource(RESOURCE_TYPE, secret.arn)
+        refuse_on_replica(secret, operation)
         if secret.deleted_at is not None and not deleted_ok:
             raise InvalidRequestException(MARKED_DELETED)
         return secret
@@ -165,6 +171,7 @@ class SecretsManager:
         kms_key_id: str | None,
         tags: Sequence[tuple[str, str]],
         replica_regions: Sequence[Any],
+        force_overwrite_replica: bool = False,
     ) -> tuple[Secret, str | None]:
         ctx = call.ctx
         if not NAME.fullmatch(name):
@@ -194,9 +201,12 @@ class SecretsManager:
             context["secretsmanager:AddReplicaRegions"] = [
                 str(r.get("Region")) for r in replica_regions if isinstance(r, dict)
             ]
+        if force_overwrite_replica:
+            context["secretsmanager:ForceOverwriteReplicaSecret"] = ["true"]
         self._authorize(call, "CreateSecret", arn, existing, context)
-        if replica_regions:
-            raise InvalidRequestException(REPLICATION_LATER)
+        regions = check_add_regions(call, replica_regions) if replica_regions else []
+        if regions:  # AWS: adding replica Regions also needs ReplicateSecretToRegions
+            self._authorize(call, "ReplicateSecretToRegions", arn, existing, context)
         if existing is not None:
             call.audit_resource(RESOURCE_TYPE, existing.arn)
             if existing.deleted_at is not None:
@@ -237,6 +247,9 @@ class SecretsManager:
             version_id = token or new_token()
             self._add_version(call, secret, version_id, value, [CURRENT])
         call.audit_resource(RESOURCE_TYPE, arn)
+        if regions:
+            fresh = {version_id: value} if version_id and value else {}
+            self.replication.add_regions(call, secret, regions, force_overwrite_replica, fresh)
         call.tx.mark_changed()
         return secret, version_id
 
@@ -332,10 +345,15 @@ class SecretsManager:
         secret = self.existing(call, "PutSecretValue", secret_id)
         version_id = token or new_token()
         chosen = list(dict.fromkeys(stages)) if stages is not None else [CURRENT]
+        placeholder = store.get_version(call.tx, secret.secret_id, version_id)
+        if placeholder is not None and placeholder.value is None:
+            # RotateSecret's AWSPENDING version (rotation.py): createSecret gives its value
+            store.delete_version(call.tx, secret.secret_id, version_id)
         if self._retry(call, secret, version_id, value):
             held = store.stages(call.tx, secret.secret_id)
             return secret, version_id, sorted(s for s, v in held.items() if v == version_id)
         self._add_version(call, secret, version_id, value, chosen)
+        self.replication.propagate(call, secret, {version_id: value})
         call.tx.mark_changed()
         return secret, version_id, chosen
 
@@ -373,6 +391,9 @@ class SecretsManager:
             version_id = token or new_token()
             if not self._retry(call, secret, version_id, value):
                 self._add_version(call, secret, version_id, value, [CURRENT])
+        self.replication.propagate(
+            call, secret, {version_id: value} if version_id and value else {}
+        )
         call.tx.mark_changed()
         return secret, version_id
 
@@ -528,6 +549,7 @@ class SecretsManager:
                 if stage == CURRENT and holder is not None:
                     store.set_stage(call.tx, secret.secret_id, PREVIOUS, holder)
         store.update_secret(call.tx, secret.secret_id, last_changed=call.ctx.now.timestamp())
+        self.replication.propagate(call, secret)
         call.tx.mark_changed()
         return secret
 
@@ -611,6 +633,7 @@ class SecretsManager:
         if force is not None:
             extra["secretsmanager:ForceDeleteWithoutRecovery"] = [str(bool(force)).lower()]
         secret = self.existing(call, "DeleteSecret", secret_id, extra=extra, deleted_ok=True)
+        self.replication.refuse_delete_with_replicas(call, secret)
         now = call.ctx.now.timestamp()
         if force:
             store.delete_secret(call.tx, secret.secret_id)
@@ -641,6 +664,7 @@ class SecretsManager:
             raise InvalidParameterException(f"A secret can have at most {MAX_TAGS} tags.")
         for key, value in tags:
             store.put_tag(call.tx, secret.secret_id, key, value)
+        self.replication.propagate(call, secret)
         call.tx.mark_changed()
 
     def untag(self, call: Call, secret_id: str, keys: Sequence[str]) -> None:
@@ -650,6 +674,7 @@ class SecretsManager:
         secret = self.existing(call, "UntagResource", secret_id, extra={"aws:TagKeys": list(keys)})
         for key in keys:
             store.remove_tag(call.tx, secret.secret_id, key)
+        self.replication.propagate(call, secret)
         call.tx.mark_changed()
 
     def tags_of(self, call: Call, secret: Secret) -> dict[str, str]:
@@ -678,6 +703,7 @@ class SecretsManager:
                 "because BlockPublicPolicy is set to true."
             )
         store.put_policy(call.tx, secret.secret_id, document)
+        self.replication.propagate(call, secret)
         call.tx.mark_changed()
         return secret
 
@@ -688,6 +714,7 @@ class SecretsManager:
     def delete_policy(self, call: Call, secret_id: str) -> Secret:
         secret = self.existing(call, "DeleteResourcePolicy", secret_id)
         store.delete_policy(call.tx, secret.secret_id)
+        self.replication.propagate(call, secret)
         call.tx.mark_changed()
         return secret
 
