@@ -6,6 +6,7 @@ import pytest
 
 from garrison.cli.references import (
     ResolveError,
+    SecretReference,
     SsmReference,
     Syntax,
     env_name_for,
@@ -161,3 +162,118 @@ def test_paths_are_normalised(path: str, normal: str) -> None:
 def test_bad_paths_are_refused(path: str) -> None:
     with pytest.raises(ResolveError):
         normalise_path(path)
+
+
+# --- Secrets Manager (issue 6) -------------------------------------------------------
+
+_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
+_VID = "EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE"
+
+
+def _secret(
+    text: str,
+    secret_id: str,
+    key: str | None = None,
+    stage: str | None = None,
+    version: str | None = None,
+    syntax: Syntax = Syntax.TEMPLATE,
+) -> SecretReference:
+    return SecretReference(text, secret_id, key, stage, version, syntax)
+
+
+@pytest.mark.parametrize(
+    ("reference", "secret_id", "key", "stage", "version"),
+    [
+        ("MySecret", "MySecret", None, None, None),
+        ("MySecret:SecretString", "MySecret", None, None, None),
+        ("MySecret:SecretString:password", "MySecret", "password", None, None),
+        ("MySecret::password", "MySecret", "password", None, None),
+        ("MySecret:SecretString:password:AWSPREVIOUS", "MySecret", "password", "AWSPREVIOUS", None),
+        ("MySecret:SecretString::AWSPENDING", "MySecret", None, "AWSPENDING", None),
+        (f"MySecret:SecretString:password::{_VID}", "MySecret", "password", None, _VID),
+        (f"MySecret::::{_VID}", "MySecret", None, None, _VID),
+        ("MySecret::::", "MySecret", None, None, None),
+        ("prod/app+x=y.z@w-1_2", "prod/app+x=y.z@w-1_2", None, None, None),
+        (_ARN, _ARN, None, None, None),
+        (f"{_ARN}:SecretString:password", _ARN, "password", None, None),
+        (f"{_ARN}::username:AWSCURRENT", _ARN, "username", "AWSCURRENT", None),
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:partial",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:partial",
+            None,
+            None,
+            None,
+        ),
+    ],
+)
+def test_cloudformation_secretsmanager_references_parse(
+    reference: str, secret_id: str, key: str | None, stage: str | None, version: str | None
+) -> None:
+    text = f"{{{{resolve:secretsmanager:{reference}}}}}"
+    (occurrence,) = find_dynamic_references(f"x: {text}\n")
+    assert occurrence.reference == _secret(text, secret_id, key, stage, version)
+
+
+@pytest.mark.parametrize(
+    ("reference", "complaint"),
+    [
+        ("", "expected SCHEME:KEY"),
+        (":SecretString:password", "the secret id is missing"),
+        ("MySecret:SecretBinary", "SecretBinary is not supported"),
+        ("MySecret:secretstring:password", "only SecretString values"),
+        ("MySecret:SecretString:k:AWSCURRENT:" + _VID, "not both"),
+        ("MySecret:SecretString:k:s:v:extra", "too many parts"),
+        ("My Secret", "is not 1 to 512 of"),
+        ("My$ecret", "is not 1 to 512 of"),
+        ("x" * 513, "is not 1 to 512 of"),
+        ("MySecret:SecretString:key\\", "cannot end in a backslash"),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret", "is not a secret ARN"),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter:x", "is not a secret ARN"),
+        ("arn:aws:secretsmanager:us-east-1:12345:secret:x", "is not a secret ARN"),
+    ],
+)
+def test_bad_secretsmanager_references_are_refused_with_the_reference_named(
+    reference: str, complaint: str
+) -> None:
+    text = f"{{{{resolve:secretsmanager:{reference}}}}}"
+    with pytest.raises(ResolveError) as exc:
+        find_dynamic_references(text)
+    assert complaint in str(exc.value)
+    assert str(exc.value).startswith(text[:60])
+
+
+def test_secretsmanager_env_bindings_have_no_secretstring_part() -> None:
+    plain = parse_env_binding("DB=secretsmanager:prod/db")
+    assert plain.reference == _secret("secretsmanager:prod/db", "prod/db", syntax=Syntax.ENV)
+    keyed = parse_env_binding("PW=secretsmanager:prod/db:password").reference
+    assert keyed == _secret(
+        "secretsmanager:prod/db:password", "prod/db", "password", syntax=Syntax.ENV
+    )
+    previous = parse_env_binding("OLD=secretsmanager:prod/db:password:AWSPREVIOUS").reference
+    assert isinstance(previous, SecretReference)
+    assert (previous.json_key, previous.version_stage) == ("password", "AWSPREVIOUS")
+    whole_at = parse_env_binding(f"V=secretsmanager:prod/db:::{_VID}").reference
+    assert isinstance(whole_at, SecretReference)
+    assert (whole_at.json_key, whole_at.version_stage, whole_at.version_id) == (None, None, _VID)
+    by_arn = parse_env_binding(f"U=secretsmanager:{_ARN}:username").reference
+    assert by_arn == _secret(f"secretsmanager:{_ARN}:username", _ARN, "username", syntax=Syntax.ENV)
+    # in --env the second part is the JSON key, even one called SecretString
+    odd = parse_env_binding("X=secretsmanager:db:SecretString").reference
+    assert isinstance(odd, SecretReference) and odd.json_key == "SecretString"
+
+
+@pytest.mark.parametrize(
+    ("spec", "complaint"),
+    [
+        ("DB=secretsmanager:", "expected SCHEME:KEY"),
+        ("DB=secretsmanager::password", "the secret id is missing"),
+        ("DB=secretsmanager:db:k:AWSCURRENT:" + _VID, "not both"),
+        ("DB=secretsmanager:db:k:s:v:extra", "too many parts"),
+        ("DB=secretsmanager:a b", "is not 1 to 512 of"),
+        ("DB=secretsmanager:arn:aws:secretsmanager:us-east-1", "is not a secret ARN"),
+    ],
+)
+def test_bad_secretsmanager_env_bindings_are_refused(spec: str, complaint: str) -> None:
+    with pytest.raises(ResolveError) as exc:
+        parse_env_binding(spec)
+    assert complaint in str(exc.value)

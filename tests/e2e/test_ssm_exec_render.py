@@ -314,7 +314,7 @@ def test_render_resolves_all_three_forms(ssm: Any, env: dict[str, str], tmp_path
         ("{{resolve:ssm:{prefix}/pw}}", "is a SecureString; reference it with ssm-secure:"),
         ("{{resolve:ssm-secure:{prefix}/host}}", "is a String, not a SecureString"),
         ("{{resolve:ssm:{prefix}/host:old}}", "malformed ssm reference"),
-        ("{{resolve:secretsmanager:db}}", "unsupported reference scheme 'secretsmanager'"),
+        ("{{resolve:vault:db}}", "unsupported reference scheme 'vault'"),
         ("{{resolve:ssm:/bad name}}", "malformed ssm reference"),
     ],
 )

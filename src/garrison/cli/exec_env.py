@@ -1,7 +1,13 @@
 """`garrison exec`: run a command with parameters as environment variables.
 
     garrison exec --path /prod/app/ [--path ...] [--env VAR=ssm:/name[:version|:label]] ...
+                  [--env VAR=secretsmanager:secret-id[:json-key[:stage[:version-id]]]] ...
                   -- CMD ARGS...
+
+A `secretsmanager` binding reads the secret's SecretString (AWSCURRENT unless a
+version stage or id is given) with GetSecretValue, or one key of it when the value
+is a JSON object; a SecretBinary, a non-JSON value with a key named or a missing key
+fail like any unreadable parameter.
 
 Every parameter under each path (recursively, every page, SecureStrings decrypted)
 becomes a variable named by `references.env_name_for`; each `--env` adds one

@@ -6,6 +6,7 @@
     garrison audit     verify [--public-key FILE] | public-key
     garrison events    dead-letters [--account ID] [--region R] [--json]
     garrison exec      --path /prod/app/ [--env VAR=ssm:/name[:version]] ... -- CMD ARGS...
+                       [--env VAR=secretsmanager:secret-id[:json-key]] ...
     garrison render    TEMPLATE
 
 Every setting has one name: the flag `--some-flag`, the environment variable
@@ -50,7 +51,9 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="a profile of the AWS config files (AWS_PROFILE)")
     parser.add_argument("--region", help="the region (AWS_REGION, AWS_DEFAULT_REGION, profile)")
     parser.add_argument(
-        "--endpoint-url", help="the server's URL (AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, profile)"
+        "--endpoint-url",
+        help="the server's URL (AWS_ENDPOINT_URL_SSM or AWS_ENDPOINT_URL_SECRETS_MANAGER, "
+        "AWS_ENDPOINT_URL, profile)",
     )
 
 
@@ -116,13 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="VAR=ssm:NAME[:VERSION|:LABEL]",
-        help="one variable from one parameter",
+        help="one variable from one parameter, or from a Secrets Manager secret: "
+        "VAR=secretsmanager:SECRET-ID[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]",
     )
     _add_client_options(exec_)
     exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="-- CMD ARGS...")
 
     render = sub.add_parser(
-        "render", help="resolve {{resolve:ssm:...}} and {{resolve:ssm-secure:...}} to stdout"
+        "render",
+        help="resolve {{resolve:ssm:...}}, {{resolve:ssm-secure:...}} and "
+        "{{resolve:secretsmanager:...}} to stdout",
     )
     render.add_argument("template", help="the file to render (- for standard input)")
     _add_client_options(render)

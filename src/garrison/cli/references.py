@@ -6,16 +6,22 @@ Two spellings name the same things:
   `{{resolve:ssm:NAME}}`, `{{resolve:ssm:NAME:VERSION}}`,
   `{{resolve:ssm-secure:NAME}}`, `{{resolve:ssm-secure:NAME:VERSION}}`
   (NAME matches `[a-zA-Z0-9_.\\-/]+`, VERSION `\\d+`, as CloudFormation documents);
+  and `{{resolve:secretsmanager:SECRET-ID:SecretString:JSON-KEY:VERSION-STAGE:VERSION-ID}}`
+  (every part after SECRET-ID optional, an empty part written as nothing between
+  colons, e.g. `{{resolve:secretsmanager:db::password}}`; see `_parse_secretsmanager`);
 - `garrison exec --env VAR=SCHEME:KEY`, where KEY may also carry a label selector
-  (`ssm:/app/db/password:prod`) since GetParameter accepts one.
+  (`ssm:/app/db/password:prod`) since GetParameter accepts one, and a Secrets Manager
+  KEY is `SECRET-ID[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]` (no `SecretString` part).
 
 Parsing is pure (no I/O) so that a malformed template or flag fails before any call:
 
     Reference                      a parsed reference (frozen); `text` is how the user wrote it
       +-- SsmReference             a Parameter Store parameter (`ssm` or `ssm-secure`)
+      +-- SecretReference          a Secrets Manager secret (`secretsmanager`), optionally
+                                   one JSON key of it, at a version stage or version id
 
-A new scheme (issue 6: `secretsmanager`) is one `Reference` subclass, one parser
-registered in `SCHEMES` and one resolver in `garrison.cli.resolvers`.
+A new scheme is one `Reference` subclass, one parser registered in `SCHEMES` and one
+resolver in `garrison.cli.resolvers` (as `secretsmanager` was added for issue 6).
 
 Nothing here ever holds a value: errors name the reference, never what it resolves to.
 """
@@ -92,10 +98,94 @@ def _parse_ssm(secure: bool) -> Callable[[str, str, Syntax], Reference]:
     return parse
 
 
+@dataclass(frozen=True)
+class SecretReference(Reference):
+    """A Secrets Manager secret's SecretString, or one top-level key of it as JSON.
+
+    `secret_id` is a name, a full ARN or a partial ARN, as GetSecretValue takes it.
+    With neither `version_stage` nor `version_id` the AWSCURRENT version is read.
+    """
+
+    secret_id: str
+    json_key: str | None
+    version_stage: str | None
+    version_id: str | None
+    syntax: Syntax
+
+
+# Secrets Manager's name characters (CreateSecret: letters, digits and /_+=.@-)
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}")
+_SECRET_ARN = re.compile(
+    r"arn:[a-z0-9-]+:secretsmanager:[a-z0-9-]*:\d{12}:secret:[A-Za-z0-9/_+=.@\-]+"
+)
+_ARN_PARTS = 7  # arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[-SUFFIX]
+_STRING_KIND = "SecretString"
+
+
+def _parse_secretsmanager(key: str, text: str, syntax: Syntax) -> Reference:
+    """`SECRET-ID[:SecretString[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]]` in a template
+    (CloudFormation's rules), `SECRET-ID[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]` after
+    `--env VAR=secretsmanager:`.
+
+    SECRET-ID is a name or an ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`,
+    whose own colons are part of it); it is the one required part. An omitted part is
+    empty (`db:SecretString::AWSPREVIOUS`). The second template part may only be
+    `SecretString` (CloudFormation reads no SecretBinary); a version stage and a
+    version id exclude each other (CloudFormation: specify one or neither).
+    """
+    form = (
+        "SECRET-ID[:SecretString[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]]"
+        if syntax is Syntax.TEMPLATE
+        else "SECRET-ID[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]"
+    )
+
+    def bad(why: str) -> ResolveError:
+        return ResolveError(f"{text}: malformed secretsmanager reference: {why} (expected {form})")
+
+    parts = key.split(":")
+    if parts[0] == "arn":
+        secret_id = ":".join(parts[:_ARN_PARTS])
+        rest = parts[_ARN_PARTS:]
+        if _SECRET_ARN.fullmatch(secret_id) is None:
+            raise bad(
+                f"{secret_id!r} is not a secret ARN "
+                "(arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+            )
+    else:
+        secret_id, rest = parts[0], parts[1:]
+        if not secret_id:
+            raise bad("the secret id is missing")
+        if _SECRET_NAME.fullmatch(secret_id) is None:
+            raise bad(f"the secret name {secret_id!r} is not 1 to 512 of a-z, A-Z, 0-9 and /_+=.@-")
+    if syntax is Syntax.TEMPLATE and rest:
+        kind = rest.pop(0)
+        if kind not in ("", _STRING_KIND):
+            raise bad(
+                f"{kind!r} in place of SecretString: only SecretString values can be "
+                "referenced (SecretBinary is not supported)"
+            )
+    if len(rest) > 3:
+        raise bad("too many parts")
+    json_key, version_stage, version_id = (rest + ["", "", ""])[:3]
+    if key.endswith("\\"):
+        raise bad("a reference cannot end in a backslash")
+    if version_stage and version_id:
+        raise bad("give a version stage or a version id, not both")
+    return SecretReference(
+        text=text,
+        secret_id=secret_id,
+        json_key=json_key or None,
+        version_stage=version_stage or None,
+        version_id=version_id or None,
+        syntax=syntax,
+    )
+
+
 # scheme -> parser(key, text as written, syntax)
 SCHEMES: dict[str, Callable[[str, str, Syntax], Reference]] = {
     "ssm": _parse_ssm(secure=False),
     "ssm-secure": _parse_ssm(secure=True),
+    "secretsmanager": _parse_secretsmanager,
 }
 
 
@@ -186,7 +276,8 @@ def is_valid_env_name(name: str) -> bool:
 
 
 def parse_env_binding(spec: str) -> EnvBinding:
-    """Parse the argument of `--env`: `VAR=ssm:/path/name[:version|:label]`."""
+    """Parse the argument of `--env`: `VAR=ssm:/path/name[:version|:label]` or
+    `VAR=secretsmanager:secret-id[:json-key[:version-stage[:version-id]]]`."""
     var, sep, ref = spec.partition("=")
     if not sep:
         raise ResolveError(f"--env {spec}: expected VAR=SCHEME:KEY, e.g. DB=ssm:/app/db")

@@ -12,6 +12,11 @@ is the one setting looked up here.
     Resolvers                 one per command: clients made on first use, dispatch by type
       +-- SsmResolver         `ssm` / `ssm-secure` references and paths (GetParameter,
                               GetParametersByPath with every page)
+      +-- SecretsResolver     `secretsmanager` references (GetSecretValue; the JSON key,
+                              if one is named, picked out here)
+
+Secrets Manager's endpoint is found the same way (`AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+else `AWS_ENDPOINT_URL`, ...).
 
 A service error becomes a `ResolveError` naming the reference and AWS's error code and
 message (never the value); botocore's own failures (no credentials, no region, a
@@ -20,6 +25,7 @@ connection refused) likewise.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +34,13 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from garrison.cli.references import Reference, ResolveError, SsmReference, Syntax
+from garrison.cli.references import (
+    Reference,
+    ResolveError,
+    SecretReference,
+    SsmReference,
+    Syntax,
+)
 
 USER_AGENT = "garrison-cli"
 
@@ -96,6 +108,51 @@ class SsmResolver:
         return found
 
 
+class SecretsResolver:
+    """Secrets Manager: a secret's SecretString, or one key of it as a JSON object."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def resolve(self, reference: SecretReference) -> str:
+        request: dict[str, str] = {"SecretId": reference.secret_id}
+        if reference.version_stage is not None:
+            request["VersionStage"] = reference.version_stage
+        if reference.version_id is not None:
+            request["VersionId"] = reference.version_id
+        try:
+            answer = self._client.get_secret_value(**request)
+        except (ClientError, BotoCoreError) as err:
+            raise ResolveError(f"{reference.text}: {_describe(err)}") from None
+        text = answer.get("SecretString")
+        if not isinstance(text, str):
+            raise ResolveError(
+                f"{reference.text}: the secret's value is a SecretBinary; only SecretString "
+                "values can be referenced"
+            )
+        if reference.json_key is None:
+            return text
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        # the messages below never quote the value, nor the keys it has
+        if not isinstance(document, dict):
+            raise ResolveError(
+                f"{reference.text}: the secret's value is not a JSON object, so it has no "
+                f"key {reference.json_key!r}"
+            )
+        if reference.json_key not in document:
+            raise ResolveError(
+                f"{reference.text}: the secret's JSON has no key {reference.json_key!r}"
+            )
+        value = document[reference.json_key]
+        # a string as it is; a number, boolean, null, list or object as its JSON text
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 class Resolvers:
     """The resolvers one command uses, each with its client made on first use."""
 
@@ -123,9 +180,15 @@ class Resolvers:
     def ssm(self) -> SsmResolver:
         return SsmResolver(self.client("ssm"))
 
+    @property
+    def secretsmanager(self) -> SecretsResolver:
+        return SecretsResolver(self.client("secretsmanager"))
+
     def resolve(self, reference: Reference) -> str:
         if isinstance(reference, SsmReference):
             return self.ssm.resolve(reference)
+        if isinstance(reference, SecretReference):
+            return self.secretsmanager.resolve(reference)
         raise ResolveError(f"{reference.text}: no resolver for this reference")  # pragma: no cover
 
     def resolve_all(self, references: list[Reference]) -> dict[str, str]:

@@ -1,0 +1,378 @@
+"""Secrets Manager GetSecretValue throughput, in the KMS harness.
+
+Issue 6's benchmark. It runs on the harness of ``kms_throughput.py`` (imported,
+not copied, as ``ssm_throughput.py`` does: the same servers, pre-signed requests,
+wrk Lua script, audit count, CPU and profile measurement), one target after the
+other:
+
+    (i)   Garrison as ``kms_throughput.py`` starts it: ``garrison server`` (not
+          --dev) on a fresh data directory, SQLite in WAL mode with
+          synchronous=FULL, audit on, the root credentials it prints, KMS request
+          quotas off (as in every run of the harness)
+    (ii)  the bare ASGI app (benchmarks/bare_asgi.py), sent the same GetSecretValue
+          requests (it reads the body and answers a small JSON document)
+    (iii) moto_server's GetSecretValue (moto keeps the value itself and calls no
+          KMS: its figure is a baseline, not the same work)
+
+On (i) and (iii) it creates ``--requests`` secrets (``bench/sNNNN``, each a
+distinct random 64-character SecretString, under the AWS managed key
+``aws/secretsmanager`` unless ``--key customer``) and pre-signs one GetSecretValue
+(SecretId only: the AWSCURRENT version) per secret with botocore's SigV4Auth.
+Garrison audits two events per request: the GetSecretValue and the KMS Decrypt
+Secrets Manager makes on the caller's behalf (AWS records that inner Decrypt as
+its own CloudTrail event, invokedBy secretsmanager.amazonaws.com); the audit
+count checks exactly that. ``--decrypt`` adds a run of plain KMS Decrypt
+(kms_throughput's requests, one event each) for reference.
+
+Before each run one request is sent on its own and must be answered 200 with the
+secret's value (bare ASGI: 200). wrk (one thread, ``--connections`` connections,
+``--warmup`` then ``--duration`` seconds) cycles through the requests. Garrison's
+``audit_events`` must grow by exactly the events per request times the requests
+wrk sent (in-flight ones at the stop included), warm-ups included, and by event
+name: one GetSecretValue (secretsmanager) and one Decrypt (kms) per request. After
+the Garrison runs, no secret value may appear in any audit event's body.
+
+Printed: requests/s, p50/p99/max, the server's CPU (cores) and CPU per request,
+the ratios to bare ASGI and to moto_server, the load average before and after,
+and PASS/FAIL for issue 6's target (GetSecretValue >= 20 % of bare ASGI
+requests/s), no non-2xx or socket errors, and the audit growth.
+
+    python benchmarks/secrets_throughput.py [--duration 10] [--connections 32]
+        [--requests 1000] [--warmup 2] [--key aws-managed|customer] [--decrypt]
+        [--skip bare|moto] [--json FILE]
+        [--profile DIR [--profile-format raw] [--profile-gil] [--profile-rate 100]]
+        [--garrison-command "python -m garrison"]
+
+Needs wrk (apt-get install -y wrk) and, for moto, ``pip install -e '.[bench]'``;
+for --profile, py-spy (pip install py-spy). Exit status 0 when every check passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kms_throughput as kt  # noqa: E402  (benchmarks/ is not a package)
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+TARGET_RATIO = 0.20  # issue 6: GetSecretValue >= 20 % of bare ASGI requests/s
+GET = "GetSecretValue"
+DECRYPT = "KMS-Decrypt"
+EVENTS_PER_REQUEST = {GET: 2, DECRYPT: 1}
+# which events those are: (eventSource, eventName) -> events per request
+EVENT_NAMES = {
+    GET: {("secretsmanager.amazonaws.com", GET): 1, ("kms.amazonaws.com", "Decrypt"): 1},
+    DECRYPT: {("kms.amazonaws.com", "Decrypt"): 1},
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    requests: list[bytes]
+    expected: list[str]  # what the first request's answer must hold (its value)
+
+
+def sm_client(target: kt.Target) -> Any:
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=target.endpoint,
+        region_name=kt.REGION,
+        aws_access_key_id=target.credentials.access_key,
+        aws_secret_access_key=target.credentials.secret_key,
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
+    )
+
+
+def create_secrets(target: kt.Target, n: int, key_id: str | None) -> dict[str, str]:
+    """`n` secrets with distinct random values: name -> value."""
+    client = sm_client(target)
+    values = {f"bench/s{i:04d}": secrets.token_hex(32) for i in range(n)}
+
+    def create(item: tuple[str, str]) -> None:
+        extra = {"KmsKeyId": key_id} if key_id else {}
+        client.create_secret(Name=item[0], SecretString=item[1], **extra)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, values.items()))
+    return values
+
+
+def get_secret_value_requests(target: kt.Target, values: dict[str, str]) -> Workload:
+    """One pre-signed GetSecretValue per secret."""
+    requests = [
+        kt._raw_request(
+            target,
+            GET,
+            {"SecretId": name},
+            service="secretsmanager",
+            target_prefix="secretsmanager",
+        )
+        for name in values
+    ]
+    return Workload(requests, list(values.values()))
+
+
+def sm_workloads(
+    target: kt.Target, n: int, key: str, decrypt: bool, nbytes: int
+) -> dict[str, Workload]:
+    key_id = kt.with_key(target).key_id if key == "customer" else None
+    out = {GET: get_secret_value_requests(target, create_secrets(target, n, key_id))}
+    if decrypt:
+        out[DECRYPT] = Workload(kt.decrypt_requests(kt.with_key(target), n, nbytes), [])
+    return out
+
+
+def audit_by_name(db_file: Path) -> Counter[tuple[str, str]]:
+    """Audit events so far, by (eventSource, eventName)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+        rows = conn.execute(
+            "SELECT event_source, event_name, count(*) FROM audit_events "
+            "GROUP BY event_source, event_name"
+        ).fetchall()
+    return Counter({(str(src), str(name)): int(n) for src, name, n in rows})
+
+
+def values_in_audit(db_file: Path, values: set[str]) -> int:
+    """How many of `values` (64 hex digits each) appear in any audit event's body."""
+    found: set[str] = set()
+    with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
+        for (body,) in conn.execute("SELECT body FROM audit_events"):
+            found.update(HEX64.findall(str(body)))
+    return len(found & values)
+
+
+def check_answer(endpoint: str, op: str, workload: Workload, *, bare: bool = False) -> None:
+    """The first request, alone: 200 and (but for bare ASGI) the secret's value."""
+    body = kt.probe(endpoint, workload.requests[0], "Decrypt" if op == DECRYPT else None)
+    if bare or op == DECRYPT:
+        return
+    try:
+        value = json.loads(body)["SecretString"]
+    except (ValueError, KeyError, TypeError):
+        raise SystemExit(f"{endpoint} {op}: no SecretString in the answer") from None
+    if value != workload.expected[0]:  # the value itself is not printed
+        raise SystemExit(f"{endpoint} {op}: the answer does not hold the secret's value")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=1000, help="secrets (and requests)")
+    parser.add_argument("--plaintext-bytes", type=int, default=100, help="for --decrypt")
+    parser.add_argument("--key", choices=["aws-managed", "customer"], default="aws-managed")
+    parser.add_argument("--decrypt", action="store_true", help="also run KMS Decrypt")
+    parser.add_argument("--skip", action="append", default=[], choices=["bare", "moto"])
+    parser.add_argument("--profile", type=Path, help="directory for py-spy recordings of Garrison")
+    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
+    parser.add_argument("--profile-gil", action="store_true")
+    parser.add_argument("--profile-rate", type=int, default=100)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--garrison-command", default=f"{sys.executable} -m garrison")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    work = Path(tempfile.mkdtemp(prefix="garrison-sm-bench-"))
+    runs: list[kt.Run] = []
+    audit_ok = True
+    plaintext_ok = False
+    notes: list[str] = []
+
+    def measure(
+        name: str, pid: int, url: str, op: str, workload: Workload, db: Path | None = None
+    ) -> None:
+        nonlocal audit_ok
+        check_answer(url, op, workload, bare=name == "bare")  # before any audit count
+        per = EVENTS_PER_REQUEST[op]
+        script = kt.write_lua(work / f"{name}-{op}.lua", workload.requests)
+        if args.warmup > 0:
+            before = kt.audit_count(db) if db else 0
+            warm = kt.wrk(url, script, duration=args.warmup, connections=args.connections)
+            if db is not None:
+                grown = kt.settled_audit_count(db, before + per * warm.sent) - before
+                audit_ok = audit_ok and grown == per * warm.sent
+        before = kt.audit_count(db) if db else 0
+        names_before = audit_by_name(db) if db else Counter()
+        out = None
+        if args.profile and name == "garrison":
+            ext = "svg" if args.profile_format == "flamegraph" else "txt"
+            out = args.profile / f"{name}-{op.lower()}.{ext}"
+        cpu0, t0 = kt.cpu_seconds(pid), time.monotonic()
+        with kt.profiling(
+            pid,
+            out,
+            args.profile_format,
+            args.duration,
+            gil=args.profile_gil,
+            rate=args.profile_rate,
+        ):
+            run = kt.wrk(url, script, duration=args.duration, connections=args.connections)
+        run.server_cpu = (kt.cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        run.target, run.operation = name, op
+        if db is not None:
+            run.audit_growth = kt.settled_audit_count(db, before + per * run.sent) - before
+            audit_ok = audit_ok and run.audit_growth == per * run.sent
+            grown = audit_by_name(db) - names_before
+            want = Counter({k: n * run.sent for k, n in EVENT_NAMES[op].items()})
+            if grown != want:
+                audit_ok = False
+                notes.append(f"{op}: audit events by name {dict(grown)}, expected {dict(want)}")
+        print(kt._fmt_run(run), flush=True)
+        runs.append(run)
+
+    header = (
+        f"{'target':<12} {'op':<15} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
+    )
+    print(header, flush=True)
+    try:
+        server, target, db = kt.start_garrison(work, args.garrison_command.split())
+        try:
+            ops = sm_workloads(target, args.requests, args.key, args.decrypt, args.plaintext_bytes)
+            for op, workload in ops.items():
+                measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
+            leaked = values_in_audit(db, set(ops[GET].expected))
+            plaintext_ok = leaked == 0
+        finally:
+            server.stop()
+        if "bare" not in args.skip:
+            bare = kt.start_bare(work)
+            try:
+                measure("bare", bare.proc.pid, bare.endpoint, GET, ops[GET])
+            finally:
+                bare.stop()
+        if "moto" not in args.skip:
+            moto, moto_target = kt.start_moto(work)
+            try:
+                mops = sm_workloads(
+                    moto_target, args.requests, args.key, args.decrypt, args.plaintext_bytes
+                )
+                for op, workload in mops.items():
+                    try:
+                        check_answer(moto_target.endpoint, op, workload)
+                    except SystemExit as err:
+                        notes.append(f"moto does not serve {op} as AWS does: {err}")
+                        continue
+                    measure("moto", moto.proc.pid, moto_target.endpoint, op, workload)
+            finally:
+                moto.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return report(args, runs, audit_ok, plaintext_ok, notes)
+
+
+def report(
+    args: argparse.Namespace,
+    runs: list[kt.Run],
+    audit_ok: bool,
+    plaintext_ok: bool,
+    notes: list[str],
+) -> int:
+    by = {(r.target, r.operation): r for r in runs}
+    get = by[("garrison", GET)]
+    bare = by.get(("bare", GET))
+    print()
+    print("per request (server CPU / responses):")
+    for run in runs:
+        if run.server_cpu is not None and run.rps > 0:
+            print(f"  {run.target:<9} {run.operation:<20} {run.server_cpu / run.rps * 1e6:7.0f} µs")
+    print()
+    print("settings:")
+    print(
+        f"  wrk 1 thread, {args.connections} connections, {args.duration:g} s per run after "
+        f"{args.warmup:g} s warm-up; {args.requests} secrets, one distinct pre-signed "
+        f"GetSecretValue each (AWSCURRENT), cycled; secrets under "
+        f"{'aws/secretsmanager' if args.key == 'aws-managed' else 'a customer key'}"
+    )
+    print(
+        "  garrison: `garrison server --data-dir <fresh dir> --port 0` (not --dev; SQLite "
+        "WAL, synchronous=FULL, audit on; root credentials as printed); " + " ".join(kt.QUOTAS_OFF)
+    )
+    print(
+        "  bare: benchmarks/bare_asgi.py on uvicorn + uvloop + httptools (GetSecretValue requests)"
+    )
+    print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug; no KMS call behind the value)")
+    print(
+        f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; load average before {args.load_before}, "
+        f"after {args.load_after}"
+    )
+    print(
+        "  versions: "
+        + ", ".join(
+            f"{d} {kt._version(d)}"
+            for d in ("garrison", "uvicorn", "uvloop", "httptools", "moto", "botocore")
+        )
+        + f", {kt._wrk_version()}"
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    print()
+    checks: list[tuple[str, bool]] = []
+    for run in runs:
+        if run.target != "garrison":
+            continue
+        if bare is not None:
+            print(f"  Garrison {run.operation} / bare ASGI: {run.rps / bare.rps:6.1%}")
+        moto = by.get(("moto", run.operation))
+        if moto is not None:
+            print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
+    decrypt = by.get(("garrison", DECRYPT))
+    if decrypt is not None:
+        print(f"  Garrison {GET} / Garrison {DECRYPT}: {get.rps / decrypt.rps:6.1%}")
+    if bare is not None:
+        checks.append(
+            (
+                f"Garrison {GET} >= {TARGET_RATIO:.0%} of bare ASGI req/s",
+                get.rps >= TARGET_RATIO * bare.rps,
+            )
+        )
+    checks.append(("no non-2xx responses and no socket errors", all(r.clean for r in runs)))
+    checks.append(
+        (
+            "Garrison's audit trail grew by exactly the events per request x requests sent "
+            "(GetSecretValue and its inner KMS Decrypt, one each)",
+            audit_ok,
+        )
+    )
+    checks.append(("no secret value in any audit event", plaintext_ok))
+    print()
+    for label, ok in checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {label}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"runs": [vars(r) for r in runs], "checks": dict(checks), "notes": notes},
+                indent=2,
+            )
+        )
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
