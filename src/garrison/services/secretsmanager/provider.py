@@ -40,8 +40,8 @@ HANDLED: dict[str, frozenset[str]] = (
     {
         name: frozenset(members.split())
         for name, members in {
-            "CreateSecret": "Name ClientRequestToken Description KmsKeyId SecretBinary SecretString "
-            "Tags AddReplicaRegions ForceOverwriteReplicaSecret",
+            "CreateSecret": "Name ClientRequestToken Description KmsKeyId SecretBinary "
+            "SecretString Tags AddReplicaRegions ForceOverwriteReplicaSecret",
             "GetSecretValue": "SecretId VersionId VersionStage",
             "BatchGetSecretValue": "SecretIdList Filters MaxResults NextToken",
             "PutSecretValue": "SecretId ClientRequestToken SecretBinary SecretString VersionStages",
