@@ -9,7 +9,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +23,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCOUNT_ID, REGION, ServerProcess
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
 
 TRUST_ROOT = {
     "Version": "2012-10-17",
@@ -61,3 +67,40 @@ def session_client(server: ServerProcess, service: str, creds: dict[str, Any]) -
 @pytest.fixture
 def iam(server: ServerProcess) -> Any:
     return server.client("iam")
+
+
+@dataclass
+class Aws:
+    """The real AWS CLI (v1, `python -m awscli`) against one server, in a clean environment."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "awscli", "--endpoint-url", self.endpoint,
+                   "--output", "json", *args]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
+
+    def json(self, *args: str) -> Any:
+        done = self.run(*args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+@pytest.fixture
+def aws(server: ServerProcess, tmp_path: Path) -> Aws:
+    """The CLI as the root user, with empty config files and no AWS_* variables inherited."""
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text("")
+    credentials.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_MAX_ATTEMPTS="1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return Aws(server.endpoint, env)

@@ -11,55 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from garrison.services.secretsmanager.provider import HANDLED
-from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
+from tests.conftest import ServerProcess
 from tests.e2e.compat import check_matrix
+from tests.e2e.helpers import Aws
+from tests.e2e.helpers import aws as aws  # the fixture
 
 CLI_EXIT_SERVICE_ERROR = 255
-
-
-@dataclass
-class Aws:
-    endpoint: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "awscli", "--endpoint-url", self.endpoint,
-                   "--output", "json", *args]  # fmt: skip
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
-
-    def json(self, *args: str) -> Any:
-        done = self.run(*args)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout) if done.stdout.strip() else None
-
-
-@pytest.fixture
-def aws(server: ServerProcess, tmp_path: Path) -> Aws:
-    config, credentials = tmp_path / "config", tmp_path / "credentials"
-    config.write_text("")
-    credentials.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-        AWS_MAX_ATTEMPTS="1",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    return Aws(server.endpoint, env)
 
 
 def test_cli_create_get_put_and_describe(aws: Aws, server: ServerProcess) -> None:
