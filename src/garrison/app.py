@@ -397,6 +397,7 @@ class Garrison:
         self.iam.clear_caches()
         self.events.clear_caches()
         self.ssm.clear_caches()
+        self.secretsmanager.clear_caches()
 
     # -- dev mode ------------------------------------------------------------
     def reset(self) -> None:

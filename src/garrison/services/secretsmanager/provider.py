@@ -130,6 +130,10 @@ class SecretsManagerProvider:
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY
 
+    def clear_caches(self) -> None:
+        """Another node changed state: forget every cached secret (cache.py)."""
+        self.secrets.cache.clear()
+
     # -- operations ------------------------------------------------------------------------
     def create_secret(self, call: Call, r: Request) -> Response:
         secret, version_id = self.secrets.create(

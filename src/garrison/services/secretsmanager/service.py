@@ -39,6 +39,7 @@ from garrison.iam.policy import compile_policy
 from garrison.services.kms.service import KmsService
 from garrison.services.secretsmanager import store
 from garrison.services.secretsmanager.actions import ACTIONS
+from garrison.services.secretsmanager.cache import LookupKey, SecretCache, SecretView
 from garrison.services.secretsmanager.domain import (
     CURRENT,
     DAY,
@@ -96,6 +97,7 @@ class SecretsManager:
         self.authorizer = authorizer
         self.values = SecretValues(kms)
         self.replication = Replication(self.values)
+        self.cache = SecretCache()
 
     # -- lookup and authorisation ------------------------------------------------------
     def _lookup(self, call: Call, secret_id: str) -> tuple[Secret | None, str]:
@@ -137,6 +139,51 @@ class SecretsManager:
             resource_policy=None if document is None else compile_policy(document),
             resource_account=secret.account_id,
         )
+
+    def _lookup_view(self, call: Call, secret_id: str) -> tuple[SecretView | None, str]:
+        """`_lookup` through the read cache (cache.py): (the view of the secret, the ARN)."""
+        ctx = call.ctx
+        m = _ARN.fullmatch(secret_id)
+        key: LookupKey
+        if m is None:
+            key = ("name", ctx.account_id, ctx.region, secret_id)
+        elif m.group(2) != ctx.region:
+            return None, secret_id
+        else:
+            key = ("arn", secret_id)
+        view = self.cache.cached(key)
+        if view is not None:
+            return view, view.secret.arn
+        generation = self.cache.generation()
+        secret, arn = self._lookup(call, secret_id)
+        if secret is None:
+            return None, arn
+        return self.cache.load(call.tx, key, secret, generation), arn
+
+    def _existing_view(
+        self, call: Call, operation: str, secret_id: str, extra: dict[str, list[str]]
+    ) -> SecretView:
+        """`existing` for the reads of values, through the read cache."""
+        if not secret_id:
+            raise InvalidParameterException("You must specify a SecretId.")
+        view, arn = self._lookup_view(call, secret_id)
+        if view is None:
+            self._authorize(call, operation, arn, None, extra)
+            raise ResourceNotFoundException(NOT_FOUND)
+        secret = view.secret
+        self.authorizer.authorize(
+            call,
+            ACTIONS[operation].action,
+            arn,
+            {"secretsmanager:SecretId": [arn], **extra, **view.tag_context},
+            resource_policy=view.policy,
+            resource_account=secret.account_id,
+        )
+        call.audit_resource(RESOURCE_TYPE, secret.arn)
+        refuse_on_replica(secret, operation)
+        if secret.deleted_at is not None:
+            raise InvalidRequestException(MARKED_DELETED)
+        return view
 
     def existing(
         self,
@@ -416,8 +463,9 @@ class SecretsManager:
         extra["secretsmanager:VersionStage"] = [stage or (CURRENT if version_id is None else "")]
         if not extra["secretsmanager:VersionStage"][0]:
             del extra["secretsmanager:VersionStage"]
-        secret = self.existing(call, operation, secret_id, extra=extra)
-        held = store.stages(call.tx, secret.secret_id)
+        view = self._existing_view(call, operation, secret_id, extra)
+        secret = view.secret
+        held = view.stages
         if version_id is None:
             label = stage or CURRENT
             chosen = held.get(label)
@@ -433,7 +481,12 @@ class SecretsManager:
                     "Secrets Manager can't find the specified secret value for VersionId: "
                     f"{version_id} and staging label: {stage}"
                 )
-        version = store.get_version(call.tx, secret.secret_id, chosen)
+        sealed = view.versions.get(chosen)
+        version = (
+            store.get_version(call.tx, secret.secret_id, chosen)  # not labelled: not cached
+            if sealed is None
+            else sealed.opened(call.tx, secret.secret_id)
+        )
         if version is None or version.value is None or version.value_type is None:
             raise ResourceNotFoundException(
                 f"Secrets Manager can't find the specified secret value for VersionId: {chosen}"

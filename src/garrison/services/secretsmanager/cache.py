@@ -1,0 +1,158 @@
+"""The in-process cache that keeps GetSecretValue (and BatchGetSecretValue's per-secret
+reads) off the DB.
+
+What it holds, per node:
+
+    secret id -> SecretView (the secret row, its stages, its labelled versions with
+                 the values still sealed by the barrier, its tags as a request
+                 context, its compiled resource policy)
+    SecretId lookup -> secret id   (("name", account, region, name) or ("arn", arn))
+
+A view holds everything a read and its authorisation need (the tags for
+``aws:ResourceTag/*`` and ``secretsmanager:ResourceTag/*``, the resource policy
+for cross-account reads), so a cached GetSecretValue runs no SQL statement. The
+value stays sealed by the barrier; each read opens it, then decrypts the
+envelope's data key through KMS for the caller as before.
+
+The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
+state that was not committed:
+
+- A miss reads the store inside the caller's unit, but the view enters the
+  cache only from `tx.after_commit`, once the batch that read it is durable,
+  and only if no invalidation happened since the read (a generation counter).
+- Every write of a secret's rows goes through `store._changed`, which calls
+  `invalidate` here: the secret's view is dropped at once (later units of the
+  same batch read the store) and again after commit, and the unit is marked
+  changed so that the other nodes clear their caches. A new secret also drops
+  the lookups (a partial ARN may now name another secret).
+- `clear()` drops everything; the node's state-version poller calls it (through
+  `App.clear_caches` and the Secrets Manager provider) when another node
+  committed a change.
+
+LastAccessedDate is a date (AWS keeps it per day): GetSecretValue writes it only
+when the day changed, which drops the view, so a secret's reads run SQL about
+once a day.
+
+The writer thread reads and fills it; the poller clears it from another thread,
+hence the lock around fills, invalidations and misses (hits read without it).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from garrison.iam.policy import Policy, compile_policy
+from garrison.services.secretsmanager import store
+from garrison.services.secretsmanager.store import SealedVersion, Secret
+from garrison.storage.writer import Tx
+
+MAX_ENTRIES = 65536
+MAX_BYTES = 64 << 20  # of sealed values (a value is up to 64 KB)
+
+LookupKey = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretView:
+    """A secret with what reading it needs. The versions' values are sealed."""
+
+    secret: Secret
+    stages: dict[str, str]  # stage -> version id
+    versions: dict[str, SealedVersion]  # the labelled versions
+    # ``aws:ResourceTag/<key>`` and ``secretsmanager:ResourceTag/<key>`` -> [value]
+    tag_context: dict[str, list[str]] = field(default_factory=dict)
+    policy: Policy | None = None  # the compiled resource policy (None: none)
+
+    @property
+    def size(self) -> int:
+        return sum(len(v.sealed or b"") for v in self.versions.values())
+
+
+def load_view(tx: Tx, secret: Secret) -> SecretView:
+    stages = store.stages(tx, secret.secret_id)
+    versions = store.sealed_versions(tx, secret.secret_id, sorted(set(stages.values())))
+    context: dict[str, list[str]] = {}
+    for key, value in store.tags(tx, secret.secret_id).items():
+        context[f"aws:ResourceTag/{key}"] = [value]
+        context[f"secretsmanager:ResourceTag/{key}"] = [value]
+    document = store.policy(tx, secret.secret_id)
+    return SecretView(
+        secret, stages, versions, context, None if document is None else compile_policy(document)
+    )
+
+
+class SecretCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of the sealed values held (approximately: drops do not subtract)
+        self._views: dict[str, SecretView] = {}
+        self._lookups: dict[LookupKey, str] = {}
+        self.hits = 0
+        self.misses = 0
+        store.watch(self)
+
+    # -- reads -----------------------------------------------------------------
+    def cached(self, key: LookupKey) -> SecretView | None:
+        """The view `key` resolved to, if both are cached."""
+        sid = self._lookups.get(key)
+        if sid is None:
+            return None
+        found = self._views.get(sid)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def generation(self) -> int:
+        with self._lock:
+            self.misses += 1
+            return self._generation
+
+    def load(self, tx: Tx, key: LookupKey, secret: Secret, generation: int) -> SecretView:
+        """The view of `secret`, read in the caller's unit after a miss on `key` (see
+        `generation`); it enters the cache once the unit's batch commits."""
+        view = load_view(tx, secret)
+        tx.after_commit(lambda: self._put(view, key, generation))
+        return view
+
+    def _put(self, view: SecretView, key: LookupKey, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return  # something changed since the read: let the next miss reload
+            size = view.size
+            if (
+                len(self._views) >= self._max
+                or len(self._lookups) >= self._max
+                or self._bytes + size > self._max_bytes
+            ):
+                self._views.clear()
+                self._lookups.clear()
+                self._bytes = 0
+            self._bytes += size
+            sid = view.secret.secret_id
+            self._views[sid] = view
+            self._lookups[key] = sid
+
+    # -- invalidation ------------------------------------------------------------
+    def invalidate(self, tx: Tx, secret_id: str, *, lookups: bool = False) -> None:
+        """Drop a secret's view now and once the unit's batch commits."""
+
+        def drop() -> None:
+            with self._lock:
+                self._generation += 1
+                self._views.pop(secret_id, None)
+                if lookups:
+                    self._lookups.clear()
+
+        drop()
+        tx.after_commit(drop)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._views.clear()
+            self._lookups.clear()
+            self._bytes = 0
