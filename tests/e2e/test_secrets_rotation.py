@@ -596,3 +596,20 @@ def test_rotation_with_a_customer_key_needs_the_service_in_its_policy(
         [failed] = service_events(server, arn, "RotationFailed")
         assert failed["serviceEventDetails"]["failureReason"].startswith("AccessDeniedException")
         assert value(sm, arn) == {"n": 0}
+
+
+def test_a_deny_in_the_secret_policy_stops_rotation_too(server: ServerProcess, sm: Any) -> None:
+    """Rotation acts as the Secrets Manager service principal; an explicit Deny of the
+    secret's resource policy binds it, as it would bind a rotation Lambda's role."""
+    arn = sm.create_secret(Name=name("deny"), SecretString=json.dumps({"n": 0}))["ARN"]
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*",
+                       "Action": "secretsmanager:PutSecretValue", "Resource": "*"}],
+    }  # fmt: skip
+    sm.put_resource_policy(SecretId=arn, ResourcePolicy=json.dumps(deny))
+    sm.rotate_secret(SecretId=arn, RotationLambdaARN=f"{FN}counter")
+    wait_for(lambda: bool(service_events(server, arn, "RotationFailed")), "failure")
+    failed = service_events(server, arn, "RotationFailed")[0]
+    assert failed["serviceEventDetails"]["failureReason"].startswith("AccessDeniedException")
+    assert value(sm, arn) == {"n": 0}

@@ -53,6 +53,7 @@ from garrison.errors import AwsError
 from garrison.events.envelope import Event, api_call_event
 from garrison.iam.authorizer import Authorizer
 from garrison.iam.credentials import service_principal
+from garrison.iam.policy import AuthzRequest, Decision, Policy
 from garrison.scheduler.runner import JobRun
 from garrison.services.kms.service import KmsService
 from garrison.services.secretsmanager import rotation_store, store
@@ -218,11 +219,23 @@ class ServiceAuthorizer(Authorizer):
             and principal.arn == SERVICE
             and owner == principal.account_id
             and action in ROTATION_ACTIONS
+            and not _denied_by(resource_policy, principal, action, resource, context)
         ):
             return
         raise AccessDeniedException(
             f"{principal.arn} is not authorized to perform: {action} on resource: {resource}"
         )
+
+
+def _denied_by(
+    policy: Any, principal: Any, action: str, resource: str, context: Mapping[str, Any] | None
+) -> bool:
+    """An explicit Deny of the secret's resource policy binds rotation too (fail closed:
+    a Deny naming the service, or every principal, stops it as it would a Lambda's role)."""
+    if not isinstance(policy, Policy):
+        return False
+    request = AuthzRequest.for_principal(principal, action, resource, context)
+    return policy.evaluate(request).decision is Decision.EXPLICIT_DENY
 
 
 class _Client:
