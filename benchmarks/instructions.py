@@ -8,6 +8,9 @@ cancels out.
 
     python benchmarks/instructions.py [--operation Encrypt] [--small 300] [--large 1300]
 
+``--operation GetParameter``: Parameter Store's GetParameter of a SecureString
+(AWS managed key) with decryption, its inner KMS Decrypt included.
+
 Valgrind runs one thread at a time, so the writer's batches differ from a
 native run: use it to compare two versions of the code, not as a CPU figure.
 Each run takes 1-3 minutes. ``--worker`` is the run itself (internal).
@@ -36,6 +39,7 @@ def worker(operation: str, calls: int) -> None:
 
     sys.path.insert(0, str(HERE))
     from pipeline_inprocess import signed
+    from ssm_inprocess import signed as ssm_signed
 
     from garrison.app import Garrison
     from garrison.config import Settings
@@ -54,7 +58,15 @@ def worker(operation: str, calls: int) -> None:
             created = await pipeline.handle(signed(creds, "CreateKey", {}))
             key_id = json.loads(created.body)["KeyMetadata"]["KeyId"]
             requests = []
-            for _ in range(200):
+            for n in range(200 if operation == "GetParameter" else 0):
+                # a SecureString under the AWS managed key, read with decryption: the
+                # GetParameter unit and its inner KMS Decrypt (two audit events)
+                put = {"Name": f"/bench/p{n:03d}", "Value": secrets.token_hex(32)}
+                put["Type"] = "SecureString"
+                assert (await pipeline.handle(ssm_signed(creds, "PutParameter", put))).status == 200
+                get = {"Name": put["Name"], "WithDecryption": True}
+                requests.append(ssm_signed(creds, "GetParameter", get))
+            for _ in range(200 if operation != "GetParameter" else 0):
                 plaintext = base64.b64encode(secrets.token_bytes(100)).decode()
                 req = signed(creds, "Encrypt", {"KeyId": key_id, "Plaintext": plaintext})
                 if operation == "Decrypt":
@@ -103,7 +115,9 @@ def count(operation: str, calls: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--operation", default="Encrypt", choices=["Encrypt", "Decrypt"])
+    parser.add_argument(
+        "--operation", default="Encrypt", choices=["Encrypt", "Decrypt", "GetParameter"]
+    )
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--large", type=int, default=1300)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -359,6 +359,31 @@ def request_context(
     return out
 
 
+def context_free(
+    held: PrincipalPolicies, guards: AccountGuards, policy: Policy | None, action: str
+) -> bool:
+    """Does no policy a decision on `action` evaluates read the request's context
+    (no Condition, no policy variable in a Resource)? Then the decision depends only
+    on the principal, its policies, the action and the resource, and can be kept."""
+    sources: list[SourcePolicy] = list(held.identity_for(action))
+    if held.boundary is not None:
+        sources.append(held.boundary)
+    if held.session is not None:
+        sources.extend(held.session)
+    for level in guards.scp_levels:
+        sources.extend(level)
+    policies = [source.policy for source in sources]
+    if policy is not None:
+        policies.append(policy)
+    return not any(s.needs_context for p in policies for s in p.for_action(action))
+
+
+# A settled verdict: (held, resource policy, verdict, or None when a policy reads the
+# request's context), kept by (id(held), id(resource policy), action, resource,
+# cross-account, resource policy required).
+_Settled = tuple["_Held", Policy | None, Verdict | None]
+
+
 class Authorizer:
     """Decides one action on one resource for the caller of a call."""
 
@@ -369,7 +394,18 @@ class Authorizer:
         self._max = max_entries
         self._held: dict[Principal, _Held] = {}
         self._guards: dict[str, AccountGuards] = {}
+        # Verdicts that read no request context (`context_free`), by principal policy
+        # set and resource policy: the common shapes (the root or a user under a key
+        # policy without conditions) skip the request's condition keys and `decide`:
+        # KMS's authorize for the root 6.8 -> 1.2 us. Dropped with the policy sets
+        # (`invalidate`); a changed resource policy is another compiled Policy object.
+        self._settled: dict[tuple[int, int, str, str, bool, bool], _Settled] = {}
         self._clock = _Clock()
+        self._contexts: dict[
+            tuple[int, int, str, bool, str, str | None],
+            tuple[_Held, dict[str, tuple[str, ...]]],
+        ] = {}
+        self._contexts_second = -1
 
     # -- deciding ------------------------------------------------------------------
     def authorize(
@@ -426,6 +462,23 @@ class Authorizer:
         ctx = call.ctx
         principal = ctx.principal
         held = self.held(call.tx, principal)
+        owner = resource_account or resource_owner(resource, principal.account_id)
+        cross_account = owner != principal.account_id
+        key = (
+            id(held),
+            id(resource_policy),
+            action,
+            resource,
+            cross_account,
+            resource_policy_required,
+        )
+        known = False  # whether `context_free` was asked already for this shape
+        if not explain:
+            found = self._settled.get(key)
+            if found is not None and found[0] is held and found[1] is resource_policy:
+                if found[2] is not None:
+                    return found[2]
+                known = True
         req = AuthzRequest(
             principal.arn,
             principal.account_id,
@@ -433,18 +486,71 @@ class Authorizer:
             action,
             resource,
             context or {},
-            request_context(ctx, held.lowered, self._clock),
+            self._request_context(ctx, held),
         )
-        owner = resource_account or resource_owner(resource, principal.account_id)
-        return decide(
+        verdict = decide(
             req,
             held.policies,
             held.guards,
             resource_policy=resource_policy,
-            cross_account=owner != principal.account_id,
+            cross_account=cross_account,
             resource_policy_required=resource_policy_required,
             explain=explain,
         )
+        if not explain and not known:
+            # None: a policy reads the context, every such request is decided afresh
+            keep = context_free(held.policies, held.guards, resource_policy, action)
+            if len(self._settled) >= self._max:
+                self._settled.clear()
+            self._settled[key] = (held, resource_policy, verdict if keep else None)
+        return verdict
+
+    def settled(
+        self,
+        call: Call,
+        action: str,
+        resource: str,
+        *,
+        resource_policy: Policy | None = None,
+        resource_account: str | None = None,
+        resource_policy_required: bool = False,
+    ) -> Verdict | None:
+        """The verdict `evaluate` keeps for this request when no policy reads its
+        context, else None: lets a caller skip building a context nobody reads."""
+        principal = call.ctx.principal
+        held = self.held(call.tx, principal)
+        owner = resource_account or resource_owner(resource, principal.account_id)
+        key = (
+            id(held),
+            id(resource_policy),
+            action,
+            resource,
+            owner != principal.account_id,
+            resource_policy_required,
+        )
+        found = self._settled.get(key)
+        if found is not None and found[0] is held and found[1] is resource_policy:
+            return found[2]
+        return None
+
+    def _request_context(self, ctx: RequestContext, held: _Held) -> Mapping[str, tuple[str, ...]]:
+        """`request_context`, kept per (principal, second, source, Region, via service):
+        a request's global keys change with those only (read-only: `AuthzRequest`
+        copies before merging). For the decisions `settled` cannot keep (conditions:
+        an AWS managed key's kms:ViaService, a key policy's aws:SourceIp): 0.97 ->
+        0.62 us a decision."""
+        via = ctx.extra.get("via_service") if ctx.extra else None
+        second = int(ctx.now.timestamp())
+        key = (id(held), second, ctx.source_ip, ctx.secure_transport, ctx.region, via)
+        found = self._contexts.get(key)
+        if found is not None and found[0] is held:
+            return found[1]
+        made = request_context(ctx, held.lowered, self._clock)
+        if second != self._contexts_second or len(self._contexts) >= self._max:
+            self._contexts.clear()  # keep one second's worth
+            self._contexts_second = second
+        self._contexts[key] = (held, made)
+        return made
 
     def global_context(self, call: Call) -> dict[str, tuple[str, ...]]:
         """The global condition keys this call's requests are evaluated with, as the
@@ -455,6 +561,11 @@ class Authorizer:
     # -- the caches -------------------------------------------------------------------
     def held(self, tx: Tx, principal: Principal) -> _Held:
         """The principal's policies and condition keys, cached until a change."""
+        # A hit reads without the lock, as KmsCache does (a dict read is atomic; racing
+        # an invalidation is the same race with the lock).
+        found = self._held.get(principal)
+        if found is not None:
+            return found
         with self._lock:
             found = self._held.get(principal)
             generation = self._generation
@@ -502,6 +613,8 @@ class Authorizer:
             self._generation += 1
             self._held.clear()
             self._guards.clear()
+            self._settled.clear()
+            self._contexts.clear()
 
     def changed(self, tx: Tx) -> None:
         """A unit changed IAM, STS or Organizations state: drop the caches now (later

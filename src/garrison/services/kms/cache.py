@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from garrison.iam.policy import Policy
@@ -54,6 +54,12 @@ class KeyView:
     # the key's grants, for authorisation without a read; None: more than
     # CACHED_GRANTS of them, so `access.granted` asks the store (grant_store)
     grants: tuple[Grant, ...] | None = ()
+    # the key's ARN, formatted once per view rather than by `Key.arn` (0.16 us) at
+    # each of an Encrypt's three uses (audit resource, authorisation, answer)
+    arn: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arn", self.key.arn)
 
 
 def load_view(tx: Tx, key_id: str) -> KeyView | None:
@@ -85,6 +91,11 @@ class KmsCache:
         self._aliases: dict[tuple[str, str, str], str] = {}
         self.hits = 0
         self.misses = 0
+
+    @property
+    def generation(self) -> int:
+        """Moves on every invalidation: a value read at another generation may be stale."""
+        return self._generation
 
     # -- reads -----------------------------------------------------------------
     # Hits read the dict without the lock and build no loader closure: a dict read

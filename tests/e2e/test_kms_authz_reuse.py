@@ -1,0 +1,101 @@
+"""What the KMS hot path keeps between calls never outlives the state it came from.
+
+The authorizer keeps a verdict that read no request context (the caller's policies
+and the key policy have no Condition for the action), per principal policy set and
+compiled key policy; `KeyAccess` reuses a key it found earlier in the same call. These
+tests change each input of a kept verdict between two identical calls -- the key
+policy, the caller's IAM policy, an alias -- and show the second call decided anew;
+and that a policy with a Condition is decided per request, never from a kept verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ServerProcess
+from tests.e2e.helpers import error_of, name, session_client
+from tests.e2e.helpers import iam as iam  # the fixture
+from tests.e2e.policies import ALLOW_ROOT, deny, policy
+
+REPEAT = 5  # enough calls for a verdict to be kept and reused
+
+
+def denied(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    code, message = error_of(exc)
+    assert code == "AccessDeniedException"
+    return message
+
+
+def test_root_verdict_follows_a_put_key_policy(kms: Any) -> None:
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT))["KeyMetadata"]["KeyId"]
+    for _ in range(REPEAT):
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+
+    kms.put_key_policy(
+        KeyId=key_id, PolicyName="default", Policy=policy(ALLOW_ROOT, deny("kms:Encrypt"))
+    )
+    for _ in range(REPEAT):
+        message = denied(kms.encrypt, KeyId=key_id, Plaintext=b"x")
+        assert "with an explicit deny in a resource-based policy" in message
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"  # another action
+
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy(ALLOW_ROOT))
+    for _ in range(REPEAT):
+        assert kms.encrypt(KeyId=key_id, Plaintext=b"x")["KeyId"].endswith(key_id)
+
+
+def test_user_verdict_follows_its_identity_policy(
+    server: ServerProcess, kms: Any, iam: Any
+) -> None:
+    key = kms.create_key()["KeyMetadata"]  # the default policy: delegation to IAM
+    user = iam.create_user(UserName=name("reuse"))["User"]["UserName"]
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": key["Arn"]}],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="use", PolicyDocument=json.dumps(allow))
+    user_kms = session_client(server, "kms", iam.create_access_key(UserName=user)["AccessKey"])
+    for _ in range(REPEAT):
+        user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+    iam.delete_user_policy(UserName=user, PolicyName="use")
+    for _ in range(REPEAT):
+        message = denied(user_kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+        assert "because no identity-based policy allows the kms:Encrypt action" in message
+
+    iam.put_user_policy(UserName=user, PolicyName="use", PolicyDocument=json.dumps(allow))
+    for _ in range(REPEAT):
+        user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def test_a_condition_is_decided_per_request(kms: Any) -> None:
+    only_tagged = deny(
+        "kms:Encrypt", Null={"kms:EncryptionContext:purpose": "true"}
+    )  # Encrypt needs an encryption context with "purpose"
+    key_id = kms.create_key(Policy=policy(ALLOW_ROOT, only_tagged))["KeyMetadata"]["KeyId"]
+    for _ in range(REPEAT):
+        kms.encrypt(KeyId=key_id, Plaintext=b"x", EncryptionContext={"purpose": "test"})
+        denied(kms.encrypt, KeyId=key_id, Plaintext=b"x")
+        denied(kms.encrypt, KeyId=key_id, Plaintext=b"x", EncryptionContext={"other": "y"})
+
+
+def test_an_alias_repointed_between_calls_is_followed(kms: Any) -> None:
+    first = kms.create_key()["KeyMetadata"]
+    second = kms.create_key()["KeyMetadata"]
+    alias = f"alias/{name('reuse')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=first["KeyId"])
+    for _ in range(REPEAT):
+        assert kms.encrypt(KeyId=alias, Plaintext=b"x")["KeyId"] == first["Arn"]
+
+    kms.update_alias(AliasName=alias, TargetKeyId=second["KeyId"])
+    for _ in range(REPEAT):
+        blob = kms.encrypt(KeyId=alias, Plaintext=b"x")
+        assert blob["KeyId"] == second["Arn"]
+        opened = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], KeyId=alias)
+        assert opened["KeyId"] == second["Arn"]
