@@ -685,6 +685,39 @@ def _fmt_run(run: Run) -> str:
     )
 
 
+def print_machine_and_versions(load_before: str, load_after: str, notes: list[str]) -> None:
+    """The settings lines every harness run prints about the machine and the software
+    (ssm_throughput.py and secrets_throughput.py)."""
+    print(
+        f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; load average before {load_before}, "
+        f"after {load_after}"
+    )
+    print(
+        "  versions: "
+        + ", ".join(
+            f"{d} {_version(d)}"
+            for d in ("garrison", "uvicorn", "uvloop", "httptools", "moto", "botocore")
+        )
+        + f", {_wrk_version()}"
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    print()
+
+
+def print_ratios(runs: list[Any], by: dict[tuple[str, str], Any], bare: Any | None) -> None:
+    """Each Garrison run against the bare ASGI app and moto_server's run of its operation."""
+    for run in runs:
+        if run.target != "garrison":
+            continue
+        if bare is not None:
+            print(f"  Garrison {run.operation} / bare ASGI: {run.rps / bare.rps:6.1%}")
+        moto = by.get(("moto", run.operation))
+        if moto is not None:
+            print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")

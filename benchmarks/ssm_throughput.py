@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import shutil
 import sys
@@ -286,31 +285,9 @@ def report(args: argparse.Namespace, runs: list[kt.Run], audit_ok: bool, notes: 
     )
     print("  bare: benchmarks/bare_asgi.py on uvicorn + uvloop + httptools (GetParameter requests)")
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug; no KMS call behind SecureStrings)")
-    print(
-        f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; load average before {args.load_before}, "
-        f"after {args.load_after}"
-    )
-    print(
-        "  versions: "
-        + ", ".join(
-            f"{d} {kt._version(d)}"
-            for d in ("garrison", "uvicorn", "uvloop", "httptools", "moto", "botocore")
-        )
-        + f", {kt._wrk_version()}"
-    )
-    for note in notes:
-        print(f"  note: {note}")
-    print()
+    kt.print_machine_and_versions(args.load_before, args.load_after, notes)
     checks: list[tuple[str, bool]] = []
-    for run in runs:
-        if run.target != "garrison":
-            continue
-        if bare is not None:
-            print(f"  Garrison {run.operation} / bare ASGI: {run.rps / bare.rps:6.1%}")
-        moto = by.get(("moto", run.operation))
-        if moto is not None:
-            print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
+    kt.print_ratios(runs, by, bare)
     decrypt = by.get(("garrison", DECRYPT))
     if decrypt is not None:
         print(f"  Garrison {SECURE} / Garrison {DECRYPT}: {secure.rps / decrypt.rps:6.1%}")
