@@ -279,3 +279,23 @@ def fresh_server_factory(tmp_root: Path) -> Iterator[Any]:
         srv.stop()
     for url in set(dbs):
         drop_pg_database(url)
+
+
+def two_nodes(tmp_root: Path, label: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two server processes sharing a fresh PostgreSQL database and one data directory
+    (the first initialises the store and writes the root key file; the second finds both
+    and unseals with the same key): the scale-out tests' fixture body."""
+    if not pg_available():
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the scale-out tests")
+    url = create_pg_database()
+    data_dir = tmp_root / f"{label}-{url.rsplit('_', 1)[1]}"
+    a = ServerProcess(data_dir, database_url=url)
+    b = ServerProcess(data_dir, database_url=url)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+        drop_pg_database(url)

@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,16 @@ def aws(server: ServerProcess, tmp_path: Path) -> Aws:
         AWS_EC2_METADATA_DISABLED="true",
     )
     return Aws(server.endpoint, env)
+
+
+def within(seconds: float, read: Any, expected: Any) -> float:
+    """Read until it returns `expected`; how long that took (fails past `seconds`)."""
+    start = time.monotonic()
+    while True:
+        got = read()
+        elapsed = time.monotonic() - start
+        if got == expected:
+            return elapsed
+        if elapsed > seconds:
+            pytest.fail(f"still {got!r} rather than {expected!r} after {elapsed:.2f} s")
+        time.sleep(0.02)

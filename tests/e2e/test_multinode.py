@@ -19,9 +19,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import (
     ServerProcess,
-    create_pg_database,
-    drop_pg_database,
-    pg_available,
+    two_nodes,
 )
 from tests.e2e.policies import ALLOW_ROOT, deny, policy
 
@@ -37,21 +35,8 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(tmp_root: Path) -> Iterator[Pair]:
-    if not pg_available():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the scale-out tests")
-    url = create_pg_database()
-    data_dir = tmp_root / f"multinode-{url.rsplit('_', 1)[1]}"
-    # The first node initialises the store and writes the root key file; the
-    # second finds both and unseals with the same key.
-    a = ServerProcess(data_dir, database_url=url).start()
-    b = ServerProcess(data_dir, database_url=url)
-    try:
-        b.start()
+    for a, b in two_nodes(tmp_root, "multinode"):
         yield Pair(a, b)
-    finally:
-        b.stop()
-        a.stop()
-        drop_pg_database(url)
 
 
 def error_code(err: ClientError) -> str:

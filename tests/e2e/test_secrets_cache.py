@@ -34,8 +34,9 @@ from tests.conftest import (
     drop_pg_database,
     make_client,
     pg_available,
+    two_nodes,
 )
-from tests.e2e.helpers import error, session_client
+from tests.e2e.helpers import error, session_client, within
 
 DAY = 86_400
 WEST = "us-west-2"
@@ -373,32 +374,11 @@ def test_last_accessed_date_and_the_deletion_job(server: ServerProcess, sm: Any)
 # -- two nodes sharing PostgreSQL ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pair(tmp_root: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    if not pg_available():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the scale-out tests")
-    url = create_pg_database()
-    data_dir = tmp_root / f"sm-cache-pair-{url.rsplit('_', 1)[1]}"
-    a = ServerProcess(data_dir, database_url=url).start()
-    b = ServerProcess(data_dir, database_url=url)
-    try:
-        b.start()
-        yield a, b
-    finally:
-        b.stop()
-        a.stop()
-        drop_pg_database(url)
+    yield from two_nodes(tmp_root, "sm-cache-pair")
 
 
 def within_a_second(read: Callable[[], Any], expected: Any) -> float:
-    """Read until it returns `expected`; how long that took (fails past 1 s)."""
-    start = time.monotonic()
-    while True:
-        got = read()
-        elapsed = time.monotonic() - start
-        if got == expected:
-            return elapsed
-        if elapsed > PROPAGATION_SECONDS:
-            pytest.fail(f"still {got!r} rather than {expected!r} after {elapsed:.2f} s")
-        time.sleep(0.02)
+    return within(PROPAGATION_SECONDS, read, expected)
 
 
 def test_a_change_on_one_node_reaches_the_other(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +29,9 @@ from tests.conftest import (
     REGION,
     ServerProcess,
     backend_server,
-    create_pg_database,
-    drop_pg_database,
-    pg_available,
+    two_nodes,
 )
-from tests.e2e.helpers import error, session_client
+from tests.e2e.helpers import error, session_client, within
 
 PARAMETER = "Parameter"
 PROPAGATION_SECONDS = 1.0
@@ -312,32 +309,11 @@ def test_resource_policy_decides_a_cached_cross_account_read(
 # -- two nodes sharing PostgreSQL ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pair(tmp_root: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    if not pg_available():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the scale-out tests")
-    url = create_pg_database()
-    data_dir = tmp_root / f"ssm-cache-pair-{url.rsplit('_', 1)[1]}"
-    a = ServerProcess(data_dir, database_url=url).start()
-    b = ServerProcess(data_dir, database_url=url)
-    try:
-        b.start()
-        yield a, b
-    finally:
-        b.stop()
-        a.stop()
-        drop_pg_database(url)
+    yield from two_nodes(tmp_root, "ssm-cache-pair")
 
 
 def within_a_second(read: Callable[[], Any], expected: Any) -> float:
-    """Read until it returns `expected`; how long that took (fails past 1 s)."""
-    start = time.monotonic()
-    while True:
-        got = read()
-        elapsed = time.monotonic() - start
-        if got == expected:
-            return elapsed
-        if elapsed > PROPAGATION_SECONDS:
-            pytest.fail(f"still {got!r} rather than {expected!r} after {elapsed:.2f} s")
-        time.sleep(0.02)
+    return within(PROPAGATION_SECONDS, read, expected)
 
 
 def test_a_change_on_one_node_reaches_the_other(

@@ -12,28 +12,14 @@ import pytest
 
 from tests.conftest import (
     ServerProcess,
-    create_pg_database,
-    drop_pg_database,
-    pg_available,
+    two_nodes,
 )
 from tests.e2e.helpers import TRUST_ROOT, session_client
 
 
 @pytest.fixture(scope="module")
 def nodes(tmp_root: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    if not pg_available():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the scale-out tests")
-    url = create_pg_database()
-    data_dir = tmp_root / f"sts-multinode-{url.rsplit('_', 1)[1]}"
-    a = ServerProcess(data_dir, database_url=url).start()
-    b = ServerProcess(data_dir, database_url=url)
-    try:
-        b.start()
-        yield a, b
-    finally:
-        b.stop()
-        a.stop()
-        drop_pg_database(url)
+    yield from two_nodes(tmp_root, "sts-multinode")
 
 
 def test_a_session_issued_by_one_node_is_accepted_by_the_other(
