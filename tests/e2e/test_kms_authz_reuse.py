@@ -1,11 +1,13 @@
 """What the KMS hot path keeps between calls never outlives the state it came from.
 
-The authorizer keeps a verdict that read no request context (the caller's policies
-and the key policy have no Condition for the action), per principal policy set and
-compiled key policy; `KeyAccess` reuses a key it found earlier in the same call. These
-tests change each input of a kept verdict between two identical calls -- the key
-policy, the caller's IAM policy, an alias -- and show the second call decided anew;
-and that a policy with a Condition is decided per request, never from a kept verdict.
+The authorizer keeps a verdict that read no request context beyond what its lookup
+holds (no Condition for the action, or Conditions only on keys the principal, the
+Region, the source address, TLS and the calling service fix), per principal policy
+set, compiled key policy and those request facts; `KeyAccess` reuses a key it found
+earlier in the same call. These tests change each input of a kept verdict between
+two identical calls -- the key policy, the caller's IAM policy, an alias, the Region
+-- and show the second call decided anew; and that a policy with a Condition on the
+request's own context is decided per request, never from a kept verdict.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerProcess
@@ -99,3 +103,32 @@ def test_an_alias_repointed_between_calls_is_followed(kms: Any) -> None:
         assert blob["KeyId"] == second["Arn"]
         opened = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], KeyId=alias)
         assert opened["KeyId"] == second["Arn"]
+
+
+def test_a_verdict_kept_under_a_region_condition_follows_the_region(
+    server: ServerProcess, iam: Any
+) -> None:
+    """A Condition on aws:RequestedRegion (a key the kept verdict's lookup holds) is
+    kept per Region: the same user, action and resource decide anew in another Region."""
+    user = iam.create_user(UserName=name("region"))["User"]["UserName"]
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}],
+    }  # fmt: skip
+    iam.put_user_policy(UserName=user, PolicyName="east", PolicyDocument=json.dumps(allow))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    east = session_client(server, "iam", key)
+    west = boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    for _ in range(REPEAT):
+        assert east.get_user(UserName=user)["User"]["UserName"] == user
+        with pytest.raises(ClientError) as exc:
+            west.get_user(UserName=user)
+        assert exc.value.response["Error"]["Code"] == "AccessDenied"

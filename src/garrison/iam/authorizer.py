@@ -51,11 +51,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from garrison.api import Call
 from garrison.context import Principal, RequestContext
 from garrison.errors import AccessDeniedException
+from garrison.iam.conditions import Condition
 from garrison.iam.identity import (
     NO_GUARDS,
     AccountGuards,
@@ -64,7 +65,7 @@ from garrison.iam.identity import (
     SourcePolicy,
     SqlPolicyStore,
 )
-from garrison.iam.policy import AuthzRequest, Decision, Evaluation, Policy
+from garrison.iam.policy import AuthzRequest, Decision, Evaluation, Policy, Statement
 from garrison.storage.writer import Tx
 
 Context = Mapping[str, Sequence[str]]
@@ -359,12 +360,58 @@ def request_context(
     return out
 
 
+# Condition keys whose values a request takes from what the settled key already holds:
+# the principal (its policy set `held`: ARN, account, tags, organization), the Region,
+# the source address, TLS and the calling service (kms:CallerAccount and kms:ViaService
+# are KMS's names for the last two and the account; keypolicy.caller_context derives
+# them from the same request context). A statement that reads only these (with no
+# policy variable) decides the same way for every request of the same key.
+_SETTLED_KEYS = frozenset(
+    {
+        "aws:requestedregion",
+        "aws:sourceip",
+        "aws:securetransport",
+        "aws:viaawsservice",
+        "aws:calledvia",
+        "aws:calledviafirst",
+        "aws:calledvialast",
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principaltype",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalisawsservice",
+        "aws:userid",
+        "aws:username",
+        "kms:calleraccount",
+        "kms:viaservice",
+    }
+)
+
+
+def _settled_condition(condition: Condition) -> bool:
+    key = condition.key.lower()
+    if key not in _SETTLED_KEYS and not key.startswith("aws:principaltag/"):
+        return False
+    return not any("${" in value for value in condition.values)  # no policy variable
+
+
+def _keepable(statement: Statement) -> bool:
+    if not statement.needs_context:
+        return True
+    if statement.resources is not None and statement.resources.needs_context:
+        return False  # a policy variable in Resource
+    return all(_settled_condition(c) for c in statement.conditions)
+
+
 def context_free(
     held: PrincipalPolicies, guards: AccountGuards, policy: Policy | None, action: str
 ) -> bool:
-    """Does no policy a decision on `action` evaluates read the request's context
-    (no Condition, no policy variable in a Resource)? Then the decision depends only
-    on the principal, its policies, the action and the resource, and can be kept."""
+    """Does every policy a decision on `action` evaluates read nothing of the request
+    beyond what the settled key holds (no Condition, or Conditions on `_SETTLED_KEYS`
+    only; no policy variable)? Then the decision depends only on the principal, its
+    policies, the action, the resource and (Region, source, TLS, calling service), and
+    can be kept."""
     sources: list[SourcePolicy] = list(held.identity_for(action))
     if held.boundary is not None:
         sources.append(held.boundary)
@@ -375,12 +422,12 @@ def context_free(
     policies = [source.policy for source in sources]
     if policy is not None:
         policies.append(policy)
-    return not any(s.needs_context for p in policies for s in p.for_action(action))
+    return all(_keepable(s) for p in policies for s in p.for_action(action))
 
 
 # A settled verdict: (held, resource policy, verdict, or None when a policy reads the
 # request's context), kept by (id(held), id(resource policy), action, resource,
-# cross-account, resource policy required).
+# cross-account, resource policy required, Region, source IP, TLS, calling service).
 _Settled = tuple["_Held", Policy | None, Verdict | None]
 
 
@@ -399,7 +446,7 @@ class Authorizer:
         # policy without conditions) skip the request's condition keys and `decide`:
         # KMS's authorize for the root 6.8 -> 1.2 us. Dropped with the policy sets
         # (`invalidate`); a changed resource policy is another compiled Policy object.
-        self._settled: dict[tuple[int, int, str, str, bool, bool], _Settled] = {}
+        self._settled: dict[tuple[Any, ...], _Settled] = {}
         self._clock = _Clock()
         self._contexts: dict[
             tuple[int, int, str, bool, str, str | None],
@@ -471,6 +518,7 @@ class Authorizer:
             resource,
             cross_account,
             resource_policy_required,
+            *_request_shape(ctx),
         )
         known = False  # whether `context_free` was asked already for this shape
         if not explain:
@@ -527,6 +575,7 @@ class Authorizer:
             resource,
             owner != principal.account_id,
             resource_policy_required,
+            *_request_shape(call.ctx),
         )
         found = self._settled.get(key)
         if found is not None and found[0] is held and found[1] is resource_policy:
@@ -621,3 +670,9 @@ class Authorizer:
         units of the batch read the store) and again once the batch commits."""
         self.invalidate()
         tx.after_commit(self.invalidate)
+
+
+def _request_shape(ctx: RequestContext) -> tuple[str, str, bool, str | None]:
+    """What of a request, besides the principal, a settled verdict may depend on."""
+    via = ctx.extra.get("via_service") if ctx.extra else None
+    return (ctx.region, ctx.source_ip, ctx.secure_transport, via)
