@@ -118,3 +118,20 @@ def within(seconds: float, read: Any, expected: Any) -> float:
         if elapsed > seconds:
             pytest.fail(f"still {got!r} rather than {expected!r} after {elapsed:.2f} s")
         time.sleep(0.02)
+
+
+def member_account(server: ServerProcess, label: str) -> tuple[str, dict[str, Any]]:
+    """A new member account of the caller's organization (which must exist): its id
+    and the credentials of its administrator (OrganizationAccountAccessRole)."""
+    orgs = server.client("organizations")
+    made = orgs.create_account(Email=f"{label}@example.com", AccountName=label)
+    status = orgs.describe_create_account_status(
+        CreateAccountRequestId=made["CreateAccountStatus"]["Id"]
+    )["CreateAccountStatus"]
+    assert status["State"] == "SUCCEEDED", status
+    account = str(status["AccountId"])
+    creds = server.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="admin",
+    )["Credentials"]
+    return account, dict(creds)

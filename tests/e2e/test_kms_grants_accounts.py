@@ -31,7 +31,7 @@ from tests.conftest import (
     drop_pg_database,
     pg_available,
 )
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, member_account, name, session_client
 
 MAX_GRANTS = 3
 A = ACCOUNT_ID
@@ -58,22 +58,10 @@ def limited(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[ServerPr
 @pytest.fixture(scope="module")
 def accounts(limited: ServerProcess) -> dict[str, tuple[str, dict[str, Any]]]:
     """Member accounts B and C: (account id, iam/kms clients of its administrator)."""
-    orgs = limited.client("organizations")
-    orgs.create_organization(FeatureSet="ALL")
-    sts = limited.client("sts")
+    limited.client("organizations").create_organization(FeatureSet="ALL")
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for label in ("B", "C"):
-        suffix = name(label.lower())
-        made = orgs.create_account(Email=f"{suffix}@example.com", AccountName=suffix)
-        status = orgs.describe_create_account_status(
-            CreateAccountRequestId=made["CreateAccountStatus"]["Id"]
-        )["CreateAccountStatus"]
-        assert status["State"] == "SUCCEEDED", status
-        account = str(status["AccountId"])
-        creds = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-            RoleSessionName="admin",
-        )["Credentials"]
+        account, creds = member_account(limited, name(label.lower()))
         out[label] = (account, {s: session_client(limited, s, creds) for s in ("iam", "kms")})
     return out
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, BACKENDS, backend_server
-from tests.e2e.helpers import error, error_of, session_client
+from tests.e2e.helpers import error, error_of, member_account, session_client
 
 A = ACCOUNT_ID
 
@@ -29,17 +29,8 @@ def two(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[dict[str, An
     """A server with accounts A and B; A's clients, B's reader and B's stranger."""
     data = tmp_root / f"sm-policies-{request.param}-{secrets.token_hex(3)}"
     for server in backend_server(data, request.param):
-        orgs = server.client("organizations")
-        orgs.create_organization(FeatureSet="ALL")
-        created = orgs.create_account(Email="b@example.com", AccountName="consumer")
-        status = orgs.describe_create_account_status(
-            CreateAccountRequestId=created["CreateAccountStatus"]["Id"]
-        )["CreateAccountStatus"]
-        assert status["State"] == "SUCCEEDED", status
-        b = str(status["AccountId"])
-        admin = server.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{b}:role/OrganizationAccountAccessRole", RoleSessionName="admin"
-        )["Credentials"]
+        server.client("organizations").create_organization(FeatureSet="ALL")
+        b, admin = member_account(server, "consumer")
         b_iam = session_client(server, "iam", admin)
         reader_policy = {
             "Version": "2012-10-17",
