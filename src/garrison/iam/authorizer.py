@@ -511,14 +511,8 @@ class Authorizer:
         held = self.held(call.tx, principal)
         owner = resource_account or resource_owner(resource, principal.account_id)
         cross_account = owner != principal.account_id
-        key = (
-            id(held),
-            id(resource_policy),
-            action,
-            resource,
-            cross_account,
-            resource_policy_required,
-            *_request_shape(ctx),
+        key = _settled_key(
+            ctx, held, resource_policy, action, resource, cross_account, resource_policy_required
         )
         known = False  # whether `context_free` was asked already for this shape
         if not explain:
@@ -568,14 +562,14 @@ class Authorizer:
         principal = call.ctx.principal
         held = self.held(call.tx, principal)
         owner = resource_account or resource_owner(resource, principal.account_id)
-        key = (
-            id(held),
-            id(resource_policy),
+        key = _settled_key(
+            call.ctx,
+            held,
+            resource_policy,
             action,
             resource,
             owner != principal.account_id,
             resource_policy_required,
-            *_request_shape(call.ctx),
         )
         found = self._settled.get(key)
         if found is not None and found[0] is held and found[1] is resource_policy:
@@ -672,7 +666,28 @@ class Authorizer:
         tx.after_commit(self.invalidate)
 
 
-def _request_shape(ctx: RequestContext) -> tuple[str, str, bool, str | None]:
-    """What of a request, besides the principal, a settled verdict may depend on."""
+def _settled_key(
+    ctx: RequestContext,
+    held: object,
+    resource_policy: Policy | None,
+    action: str,
+    resource: str,
+    cross_account: bool,
+    resource_policy_required: bool,
+) -> tuple[Any, ...]:
+    """The lookup of a settled verdict: the principal's policy set and the resource
+    policy (by identity), the request's shape, and what of the request besides the
+    principal a settled verdict may depend on (Region, source, TLS, calling service)."""
     via = ctx.extra.get("via_service") if ctx.extra else None
-    return (ctx.region, ctx.source_ip, ctx.secure_transport, via)
+    return (
+        id(held),
+        id(resource_policy),
+        action,
+        resource,
+        cross_account,
+        resource_policy_required,
+        ctx.region,
+        ctx.source_ip,
+        ctx.secure_transport,
+        via,
+    )
