@@ -1,12 +1,14 @@
 """Secrets Manager rotation against real databases (issue 6, item 3).
 
-A dedicated server per backend (its clock is moved), configured with three extra
-rotation functions: Python callables from a module written here (`flaky`: the
-built-in PostgreSQL alternating-users rotator that fails at testSecret while a flag
-file exists; `counter`: a database-free rotator; `broken`: always fails) and a
-webhook (`hook`) served by a test HTTP server that does its work through boto3, as
-a Lambda would. The databases check passwords: a PostgreSQL cluster started with
-scram-sha-256 and the machine's MariaDB with users that have passwords.
+A dedicated server per backend (its clock is moved), configured with extra rotation
+functions: Python callables from a module written here (`flaky`: the built-in
+PostgreSQL alternating-users rotator that fails at testSecret while a flag file exists;
+`counter`: a database-free rotator; `broken`: always fails; `watched` and `spy`: note
+what they see; `stepper`: `counter` pausing between steps, so that a test can look at
+the replicas of a secret being rotated) and a webhook (`hook`) served by a test HTTP
+server that does its work through boto3, as a Lambda would. The databases check
+passwords: a PostgreSQL cluster started with scram-sha-256 and the machine's MariaDB
+with users that have passwords; neither speaks TLS (the `ssl` tests rely on it).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ ROTATORS = textwrap.dedent(
     """Rotation functions for tests/e2e/test_secrets_rotation.py."""
     import json
     import os
+    import time
 
     from garrison.rotation.builtin import DatabaseRotator
 
@@ -76,6 +79,44 @@ ROTATORS = textwrap.dedent(
 
     def broken(event, client):
         raise RuntimeError("this rotator always fails at " + event["Step"])
+
+
+    def spy(event, client):
+        """Notes each event it gets and the AWSPENDING and AWSCURRENT values it sees;
+        PostgreSQL single user besides (testSecret logs in with AWSPENDING)."""
+        arn, token = event["SecretId"], event["ClientRequestToken"]
+        seen = {"event": dict(event)}
+        for stage in ("AWSPENDING", "AWSCURRENT"):
+            try:
+                got = client.get_secret_value(SecretId=arn, VersionStage=stage)
+                seen[stage] = [got["VersionId"], got.get("SecretString")]
+            except client.exceptions.ResourceNotFoundException:
+                seen[stage] = None
+        with open(os.environ["ROTATION_TEST_SPY"], "a") as log:
+            log.write(json.dumps(seen) + "\\n")
+        _single(event, client)
+
+
+    _single = DatabaseRotator("postgres", alternating=False)
+
+
+    def stepper(event, client):
+        """`counter`, pausing before its first step and after each step until the test
+        says go (a file)."""
+        if event["Step"] in ("createSecret", "testSecret"):
+            _pause(event["ClientRequestToken"] + ".start")
+        counter(event, client)
+        _pause(event["ClientRequestToken"] + "." + event["Step"])
+
+
+    def _pause(mark):
+        mark = os.path.join(os.environ["ROTATION_TEST_STEPS"], mark)
+        if os.path.exists(mark + ".go"):
+            return
+        open(mark + ".done", "w").close()
+        deadline = time.monotonic() + 60
+        while not os.path.exists(mark + ".go") and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
     def counter(event, client):
@@ -183,6 +224,7 @@ def server(
 ) -> Iterator[ServerProcess]:
     modules = tmp_root / f"rotators-{request.param}"
     modules.mkdir()
+    (modules / "steps").mkdir()
     (modules / "rotators_for_tests.py").write_text(ROTATORS)
     url = create_pg_database() if request.param == "postgresql" else ""
     srv = ServerProcess(
@@ -192,10 +234,13 @@ def server(
             "PYTHONPATH": str(modules),
             "ROTATION_TEST_FLAG": str(flag),
             "ROTATION_TEST_LOG": str(modules / "watched.jsonl"),
+            "ROTATION_TEST_SPY": str(modules / "spy.jsonl"),
+            "ROTATION_TEST_STEPS": str(modules / "steps"),
             "GARRISON_SECRETSMANAGER_ROTATION_FUNCTIONS": (
                 "flaky=rotators_for_tests:flaky,broken=rotators_for_tests:broken,"
                 "watched=rotators_for_tests:watched,"
-                "counter=rotators_for_tests:counter"
+                "counter=rotators_for_tests:counter,spy=rotators_for_tests:spy,"
+                "stepper=rotators_for_tests:stepper"
             ),
             "GARRISON_SECRETSMANAGER_ROTATION_WEBHOOKS": f"hook={hook.url}",
         },
@@ -231,6 +276,17 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 40.0) -> Non
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_tested(sm: Any, arn: str) -> dict[str, Any]:
+    """RotateImmediately=false's configuration test is over: no AWSPENDING left."""
+
+    def done() -> bool:
+        stages = sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        return not any("AWSPENDING" in s for s in stages.values())
+
+    wait_for(done, f"the rotation test of {arn}")
+    return dict(sm.describe_secret(SecretId=arn))
 
 
 def wait_rotated(sm: Any, arn: str, token: str) -> dict[str, Any]:
@@ -399,7 +455,7 @@ def test_scheduled_rotation_runs_once_when_the_clock_passes_its_window(
         RotateImmediately=False,
     )
     assert "VersionId" not in out
-    d = sm.describe_secret(SecretId=arn)
+    d = wait_tested(sm, arn)
     assert d["RotationRules"] == {  # the interval a days schedule implies is shown too
         "AutomaticallyAfterDays": 1,
         "ScheduleExpression": "rate(1 day)",
@@ -548,7 +604,7 @@ def test_valid_schedules_set_the_next_window(sm: Any) -> None:
             RotationRules=rules,
             RotateImmediately=False,
         )
-        d = sm.describe_secret(SecretId=arn)
+        d = wait_tested(sm, arn)  # another RotateSecret before: "isn't complete", as AWS
         assert d["RotationRules"]["ScheduleExpression"] == expression
         assert d["NextRotationDate"].timestamp() % 3600 == 0  # windows open on the hour
         assert d["NextRotationDate"] > datetime.now(UTC) - timedelta(seconds=5)
@@ -613,3 +669,321 @@ def test_a_deny_in_the_secret_policy_stops_rotation_too(server: ServerProcess, s
     failed = service_events(server, arn, "RotationFailed")[0]
     assert failed["serviceEventDetails"]["failureReason"].startswith("AccessDeniedException")
     assert value(sm, arn) == {"n": 0}
+
+
+# -- RotateImmediately=false: testSecret on a copy of AWSCURRENT, then removed ------------------
+def _spied(server: ServerProcess, arn: str) -> list[dict[str, Any]]:
+    log = Path(str(server.data_dir).replace("sm-rotation-", "rotators-")) / "spy.jsonl"
+    if not log.exists():
+        return []
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    return [s for s in seen if s["event"]["SecretId"] == arn]
+
+
+def test_rotate_immediately_false_runs_test_secret_on_a_pending_copy_then_removes_it(
+    server: ServerProcess, sm: Any, pg: PgCluster
+) -> None:
+    u, pw = user("cfg"), password()
+    pg.create_user(u, pw)
+    creds = pg.creds(u, pw)
+    arn = sm.create_secret(Name=name("cfg"), SecretString=json.dumps(creds))["ARN"]
+    [first] = [v["VersionId"] for v in sm.list_secret_version_ids(SecretId=arn)["Versions"]]
+    token = secrets.token_hex(16)
+    out = sm.rotate_secret(
+        SecretId=arn,
+        ClientRequestToken=token,
+        RotationLambdaARN=f"{FN}spy",
+        RotationRules={"AutomaticallyAfterDays": 30},
+        RotateImmediately=False,
+    )
+    assert "VersionId" not in out
+    d = wait_tested(sm, arn)
+    # the function got testSecret only, with an AWSPENDING version holding AWSCURRENT's value
+    [seen] = _spied(server, arn)
+    assert seen["event"] == {"Step": "testSecret", "SecretId": arn, "ClientRequestToken": token}
+    assert seen["AWSPENDING"] == [token, json.dumps(creds)]
+    assert seen["AWSCURRENT"] == [first, json.dumps(creds)]
+    # ... and then it was removed: no label, no version, nothing rotated
+    assert d["VersionIdsToStages"] == {first: ["AWSCURRENT"]}
+    listed = sm.list_secret_version_ids(SecretId=arn, IncludeDeprecated=True)["Versions"]
+    assert [v["VersionId"] for v in listed] == [first]
+    assert d["RotationEnabled"] is True and "LastRotatedDate" not in d
+    assert "NextRotationDate" in d
+    assert value(sm, arn) == creds and pg.can_log_in(u, pw)
+    assert not service_events(server, arn, "RotationFailed")
+    # no longer in progress: RotateSecret works again at once
+    token2 = sm.rotate_secret(SecretId=arn)["VersionId"]
+    wait_rotated(sm, arn, token2)
+    assert pg.can_log_in(u, value(sm, arn)["password"]) and not pg.can_log_in(u, pw)
+
+
+def test_a_failed_configuration_test_is_recorded_removed_and_not_retried(
+    server: ServerProcess, sm: Any, pg: PgCluster
+) -> None:
+    u, pw = user("cfgbad"), password()
+    pg.create_user(u, pw)
+    wrong = pg.creds(u, "not-" + pw)  # the function's testSecret can't log in with it
+    arn = sm.create_secret(Name=name("cfgbad"), SecretString=json.dumps(wrong))["ARN"]
+    [first] = [v["VersionId"] for v in sm.list_secret_version_ids(SecretId=arn)["Versions"]]
+    out = sm.rotate_secret(
+        SecretId=arn,
+        RotationLambdaARN=f"{FN}garrison-postgresql-single-user",
+        RotationRules={"AutomaticallyAfterDays": 30},
+        RotateImmediately=False,
+    )
+    assert out["ARN"] == arn and "VersionId" not in out  # the call itself succeeds
+    wait_for(lambda: bool(service_events(server, arn, "RotationFailed")), "RotationFailed")
+    d = wait_tested(sm, arn)
+    [failed] = service_events(server, arn, "RotationFailed")
+    details = failed["serviceEventDetails"]
+    assert details["step"] == "testSecret" and details["configurationTest"] is True
+    assert details["failureReason"].startswith("RotationStepError: Unable to log into database")
+    assert pw not in json.dumps(failed)
+    assert d["VersionIdsToStages"] == {first: ["AWSCURRENT"]}
+    listed = sm.list_secret_version_ids(SecretId=arn, IncludeDeprecated=True)["Versions"]
+    assert [v["VersionId"] for v in listed] == [first]
+    assert value(sm, arn) == wrong and d["RotationEnabled"] is True
+    # a test is not retried: the schedule stands
+    server.advance(301)
+    server.run_scheduler()
+    time.sleep(0.5)
+    assert len(service_events(server, arn, "RotationFailed")) == 1
+    sm.cancel_rotate_secret(SecretId=arn)
+
+
+def test_cancel_during_a_configuration_test_leaves_no_pending_version(sm: Any) -> None:
+    arn = sm.create_secret(Name=name("cfgcancel"), SecretString=json.dumps({"n": 0}))["ARN"]
+    # `broken` never ends a test well; cancel it before or after it ran: nothing stays
+    sm.rotate_secret(SecretId=arn, RotationLambdaARN=f"{FN}broken", RotateImmediately=False)
+    out = sm.cancel_rotate_secret(SecretId=arn)
+    assert "VersionId" not in out
+    d = wait_tested(sm, arn)
+    assert list(d["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
+    assert d["RotationEnabled"] is False
+    assert value(sm, arn) == {"n": 0}
+
+
+# -- the built-in functions check `engine`, as AWS's templates ---------------------------------
+@pytest.mark.parametrize(
+    ("function", "engine", "message"),
+    [
+        ("postgresql", "mysql", "Database engine must be set to 'postgres'"),
+        ("postgresql", "mariadb", "Database engine must be set to 'postgres'"),
+        ("mysql", "postgres", "Database engine must be set to 'mysql' or 'mariadb'"),
+        ("mysql", "sqlserver-ex", "Database engine must be set to 'mysql' or 'mariadb'"),
+        ("postgresql", None, "has no engine key"),
+        ("mysql", None, "has no engine key"),
+    ],
+)
+def test_a_secret_of_another_engine_fails_at_create_secret(
+    server: ServerProcess,
+    sm: Any,
+    pg: PgCluster,
+    maria: MariaDb,
+    function: str,
+    engine: str | None,
+    message: str,
+) -> None:
+    db: PgCluster | MariaDb = pg if function == "postgresql" else maria
+    u, pw = user("eng"), password()
+    db.create_user(u, pw)
+    creds = db.creds(u, pw)
+    del creds["engine"]
+    if engine is not None:
+        creds["engine"] = engine
+    arn = sm.create_secret(Name=name("engine"), SecretString=json.dumps(creds))["ARN"]
+    token = sm.rotate_secret(
+        SecretId=arn, RotationLambdaARN=f"{FN}garrison-{function}-single-user"
+    )["VersionId"]
+    wait_for(lambda: bool(service_events(server, arn, "RotationFailed")), "RotationFailed")
+    [failed] = service_events(server, arn, "RotationFailed")
+    details = failed["serviceEventDetails"]
+    assert details["step"] == "createSecret" and details["versionId"] == token
+    assert message in details["failureReason"]
+    assert value(sm, arn) == creds and db.can_log_in(u, pw)  # AWSCURRENT untouched
+    with pytest.raises(ClientError) as exc:  # createSecret never gave AWSPENDING a value
+        sm.get_secret_value(SecretId=arn, VersionStage="AWSPENDING")
+    assert error_of(exc)[0] == "ResourceNotFoundException"
+    sm.cancel_rotate_secret(SecretId=arn)
+    if isinstance(db, MariaDb):
+        db.drop_users(u)
+
+
+@pytest.mark.parametrize(
+    ("function", "engine"), [("postgresql", "aurora-postgresql"), ("mysql", "mariadb")]
+)
+def test_the_other_engines_of_a_family_rotate(
+    sm: Any, pg: PgCluster, maria: MariaDb, function: str, engine: str
+) -> None:
+    db: PgCluster | MariaDb = pg if function == "postgresql" else maria
+    u, pw = user("fam"), password()
+    db.create_user(u, pw)
+    creds = {**db.creds(u, pw), "engine": engine}
+    arn = sm.create_secret(Name=name("family"), SecretString=json.dumps(creds))["ARN"]
+    token = sm.rotate_secret(
+        SecretId=arn, RotationLambdaARN=f"{FN}garrison-{function}-single-user"
+    )["VersionId"]
+    wait_rotated(sm, arn, token)
+    new = value(sm, arn)
+    assert new["engine"] == engine and db.can_log_in(u, new["password"])
+    assert not db.can_log_in(u, pw)
+    if isinstance(db, MariaDb):
+        db.drop_users(u)
+
+
+# -- ssl, as AWS's templates: true -> TLS only, false -> none, absent -> TLS then none -----------
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_ssl_true_against_a_server_without_tls_fails_cleanly(
+    server: ServerProcess, sm: Any, pg: PgCluster, maria: MariaDb, engine: str
+) -> None:
+    db: PgCluster | MariaDb = pg if engine == "postgresql" else maria
+    u, pw = user("tls"), password()
+    db.create_user(u, pw)
+    creds = {**db.creds(u, pw), "ssl": True}
+    arn = sm.create_secret(Name=name("tls"), SecretString=json.dumps(creds))["ARN"]
+    [first] = [v["VersionId"] for v in sm.list_secret_version_ids(SecretId=arn)["Versions"]]
+    token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=f"{FN}garrison-{engine}-single-user")[
+        "VersionId"
+    ]
+    wait_for(lambda: bool(service_events(server, arn, "RotationFailed")), "RotationFailed")
+    [failed] = service_events(server, arn, "RotationFailed")
+    details = failed["serviceEventDetails"]
+    assert details["step"] == "setSecret" and details["versionId"] == token
+    assert "the secret's ssl key requires TLS" in details["failureReason"]
+    assert pw not in json.dumps(failed)
+    d = sm.describe_secret(SecretId=arn)
+    assert d["VersionIdsToStages"][first] == ["AWSCURRENT"]
+    assert d["VersionIdsToStages"][token] == ["AWSPENDING"]
+    assert value(sm, arn) == creds  # AWSCURRENT untouched ...
+    assert db.can_log_in(u, pw)  # ... and still the password (without TLS, by the test)
+    assert not db.can_log_in(u, value(sm, arn, "AWSPENDING")["password"])
+    sm.cancel_rotate_secret(SecretId=arn)
+    if isinstance(db, MariaDb):
+        db.drop_users(u)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+@pytest.mark.parametrize("ssl", [False, "false"])
+def test_ssl_false_rotates_without_tls(
+    sm: Any, pg: PgCluster, maria: MariaDb, engine: str, ssl: bool | str
+) -> None:
+    db: PgCluster | MariaDb = pg if engine == "postgresql" else maria
+    u, pw = user("notls"), password()
+    db.create_user(u, pw)
+    creds = {**db.creds(u, pw), "ssl": ssl}
+    arn = sm.create_secret(Name=name("notls"), SecretString=json.dumps(creds))["ARN"]
+    token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=f"{FN}garrison-{engine}-single-user")[
+        "VersionId"
+    ]
+    wait_rotated(sm, arn, token)
+    new = value(sm, arn)
+    assert new["ssl"] == ssl and db.can_log_in(u, new["password"])
+    assert not db.can_log_in(u, pw)
+    if isinstance(db, MariaDb):
+        db.drop_users(u)
+
+
+# -- replication: every step's writes reach the replicas at once --------------------------------
+def _state(client: Any, secret_id: str) -> dict[str, Any]:
+    """What a reader of `secret_id` in `client`'s Region sees of its versions."""
+    versions = client.list_secret_version_ids(SecretId=secret_id, IncludeDeprecated=True)
+    out: dict[str, Any] = {
+        "versions": {
+            v["VersionId"]: sorted(v.get("VersionStages", [])) for v in versions["Versions"]
+        }
+    }
+    for stage in ("AWSCURRENT", "AWSPENDING"):
+        try:
+            got = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+            out[stage] = (got["VersionId"], got["SecretString"])
+        except ClientError as exc:
+            out[stage] = exc.response["Error"]["Code"]
+    return out
+
+
+def test_a_replicated_secret_rotated_its_replicas_match_after_each_step(
+    server: ServerProcess, sm: Any
+) -> None:
+    regions = ("us-west-2", "eu-west-1")
+    n = name("repl")
+    sm.create_secret(
+        Name=n,
+        SecretString=json.dumps({"n": 0}),
+        AddReplicaRegions=[{"Region": r} for r in regions],
+    )
+    replicas = [make_client(server.endpoint, "secretsmanager", region=r) for r in regions]
+    steps = Path(str(server.data_dir).replace("sm-rotation-", "rotators-")) / "steps"
+
+    def check(what: str) -> dict[str, Any]:
+        primary = _state(sm, n)
+        for client in replicas:
+            assert _state(client, n) == primary, what
+        statuses = sm.describe_secret(SecretId=n)["ReplicationStatus"]
+        assert [s["Status"] for s in statuses] == ["InSync", "InSync"], (what, statuses)
+        return primary
+
+    token = sm.rotate_secret(SecretId=n, RotationLambdaARN=f"{FN}stepper")["VersionId"]
+    wait_for((steps / f"{token}.start.done").exists, "the function's first call")
+    seen = {"RotateSecret": check("RotateSecret")}
+    (steps / f"{token}.start.go").touch()
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        wait_for((steps / f"{token}.{step}.done").exists, f"step {step}")
+        seen[step] = check(step)
+        (steps / f"{token}.{step}.go").touch()
+    wait_rotated(sm, n, token)
+    seen["done"] = check("the rotation's end")
+    # what each step showed (the same in every Region)
+    assert seen["RotateSecret"]["versions"][token] == ["AWSPENDING"]
+    assert seen["RotateSecret"]["AWSPENDING"] == "ResourceNotFoundException"  # no value yet
+    assert seen["createSecret"]["AWSPENDING"] == (token, json.dumps({"n": 1}))
+    assert seen["testSecret"]["AWSCURRENT"][1] == json.dumps({"n": 0})
+    assert seen["finishSecret"]["AWSCURRENT"] == (token, json.dumps({"n": 1}))
+    assert seen["finishSecret"]["versions"][token] == ["AWSCURRENT", "AWSPENDING"]
+    assert seen["done"]["versions"][token] == ["AWSCURRENT"]
+    assert seen["done"]["AWSPENDING"] == "ResourceNotFoundException"
+    # a configuration test's version comes and goes on the replicas too
+    sm.rotate_secret(
+        SecretId=n,
+        RotationRules={"ScheduleExpression": "rate(1 day)"},
+        RotateImmediately=False,
+    )
+    token2 = pending_of(sm, n)
+    wait_for((steps / f"{token2}.start.done").exists, "the configuration test")
+    during = check("the configuration test")
+    assert during["AWSPENDING"] == (token2, json.dumps({"n": 1}))  # AWSCURRENT's copy
+    (steps / f"{token2}.start.go").touch()
+    wait_for((steps / f"{token2}.testSecret.done").exists, "the configuration test's end")
+    assert check("the configuration test, testSecret done") == during
+    (steps / f"{token2}.testSecret.go").touch()
+    wait_tested(sm, n)
+    after = check("after the configuration test")
+    assert token2 not in after["versions"]
+    assert after["AWSCURRENT"] == (token, json.dumps({"n": 1}))
+    # a scheduled rotation's AWSPENDING too
+    server.advance(DAY + 60)
+    # the scheduler's run answers once the rotation is over: in a thread of its own
+    run = threading.Thread(target=server.run_scheduler, daemon=True)
+    run.start()
+    token3 = pending_of(sm, n)
+    wait_for((steps / f"{token3}.start.done").exists, "the scheduled rotation")
+    started = check("the scheduled rotation's start")
+    assert started["versions"][token3] == ["AWSPENDING"]
+    for mark in ("start", "createSecret", "setSecret", "testSecret", "finishSecret"):
+        (steps / f"{token3}.{mark}.go").touch()
+    wait_rotated(sm, n, token3)
+    run.join(timeout=30)
+    assert check("the scheduled rotation's end")["AWSCURRENT"] == (token3, json.dumps({"n": 2}))
+    sm.cancel_rotate_secret(SecretId=n)
+
+
+def pending_of(sm: Any, secret_id: str) -> str:
+    """The version AWSPENDING labels, once RotateSecret or the schedule put it there."""
+    found: list[str] = []
+
+    def labelled() -> bool:
+        stages = sm.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+        found[:] = [v for v, s in stages.items() if s == ["AWSPENDING"]]
+        return bool(found)
+
+    wait_for(labelled, f"AWSPENDING on {secret_id}")
+    return found[0]

@@ -6,9 +6,19 @@
     garrison-mysql-alternating-users       (SecretsManagerRDSMySQLRotationMultiUser)
 
 The secret is AWS's JSON structure for database credentials: ``engine``, ``host``,
-``port``, ``username``, ``password``, ``dbname`` (optional) and, for alternating
-users, ``masterarn``: the ARN of the secret whose user creates and alters the
-clone ``<username>_clone``.
+``port``, ``username``, ``password``, ``dbname`` (optional), ``ssl`` (optional) and,
+for alternating users, ``masterarn``: the ARN of the secret whose user creates and
+alters the clone ``<username>_clone``.
+
+As AWS's templates, every value read (current, pending, master) must name the
+function's engine: ``postgres`` or ``aurora-postgresql`` for the PostgreSQL
+functions, ``mysql``, ``aurora-mysql`` or ``mariadb`` for the MySQL ones (AWS's MySQL
+and MariaDB templates in one); another engine, or none, fails the step that reads it
+(createSecret first) with AWS's message (a previous value that does not is not used).
+
+``ssl`` as the templates read it: true (or "true") -> TLS only, with the server's
+certificate and host name verified against the system's CA bundle; false (or "false")
+-> no TLS; absent or anything else -> TLS first, then without TLS when that fails.
 
     createSecret   AWSPENDING already has a value: done. Else the AWSCURRENT value with
                    a new password (GetRandomPassword, ExcludeCharacters /@"'\\) and,
@@ -27,6 +37,7 @@ put into an error message.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +51,12 @@ EXCLUDE_CHARACTERS = "/@\"'\\"
 CLONE_SUFFIX = "_clone"
 CONNECT_TIMEOUT = 5
 _MAX_USER = {"postgres": 63, "mysql": 32}
+# the `engine` values each function accepts, and what its refusal says (AWS's text)
+ENGINES = {
+    "postgres": ("postgres", "aurora-postgresql"),
+    "mysql": ("mysql", "aurora-mysql", "mariadb"),
+}
+_ENGINE_NAMED = {"postgres": "'postgres'", "mysql": "'mysql' or 'mariadb'"}
 
 
 class RotationStepError(Exception):
@@ -50,6 +67,20 @@ class DatabaseRotator:
     def __init__(self, engine: str, alternating: bool) -> None:
         self.engine = engine  # "postgres" or "mysql"
         self.alternating = alternating
+
+    def _value(
+        self, client: RotationClient, arn: str, *, stage: str, version: str | None = None
+    ) -> dict[str, Any]:
+        """A value of the secret (or of its master), refused when it names another engine."""
+        value = _value(client, arn, stage=stage, version=version)
+        if "engine" not in value:
+            raise RotationStepError(f"The {stage} value of {arn} has no engine key.")
+        if value["engine"] not in ENGINES[self.engine]:
+            raise RotationStepError(
+                f"Database engine must be set to {_ENGINE_NAMED[self.engine]} in order to use "
+                "this rotation lambda"
+            )
+        return value
 
     # -- the Lambda handler -------------------------------------------------------------
     def __call__(self, event: Mapping[str, str], client: RotationClient) -> None:
@@ -80,7 +111,7 @@ class DatabaseRotator:
 
     # -- the steps ------------------------------------------------------------------------
     def create_secret(self, client: RotationClient, arn: str, token: str) -> None:
-        current = _value(client, arn, stage="AWSCURRENT")
+        current = self._value(client, arn, stage="AWSCURRENT")
         try:
             client.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
             return
@@ -100,17 +131,17 @@ class DatabaseRotator:
         )
 
     def set_secret(self, client: RotationClient, arn: str, token: str) -> None:
-        pending = _value(client, arn, version=token, stage="AWSPENDING")
+        pending = self._value(client, arn, version=token, stage="AWSPENDING")
         if self._can_log_in(pending):
             return  # set already (a retried step)
-        current = _value(client, arn, stage="AWSCURRENT")
+        current = self._value(client, arn, stage="AWSCURRENT")
         if pending.get("host") != current.get("host"):
             raise RotationStepError("The pending secret's host differs from the current one.")
         if self.alternating:
             master_arn = current.get("masterarn")
             if not master_arn:
                 raise RotationStepError("The secret has no masterarn for alternating users.")
-            master = _value(client, str(master_arn), stage="AWSCURRENT")
+            master = self._value(client, str(master_arn), stage="AWSCURRENT")
             if master.get("host") != current.get("host"):
                 raise RotationStepError("The master secret's host differs from the secret's.")
             self._set_clone(master, current, pending)
@@ -120,13 +151,13 @@ class DatabaseRotator:
         login = current
         if not self._can_log_in(current):
             try:
-                login = _value(client, arn, stage="AWSPREVIOUS")
-            except client.exceptions.ResourceNotFoundException:
-                login = current
+                login = self._value(client, arn, stage="AWSPREVIOUS")
+            except (client.exceptions.ResourceNotFoundException, RotationStepError):
+                login = current  # no usable previous value, as AWS's templates
         self._set_own_password(login, str(pending["password"]))
 
     def test_secret(self, client: RotationClient, arn: str, token: str) -> None:
-        pending = _value(client, arn, version=token, stage="AWSPENDING")
+        pending = self._value(client, arn, version=token, stage="AWSPENDING")
         self._query(pending, "SELECT NOW()")
 
     def finish_secret(self, client: RotationClient, arn: str, token: str) -> None:
@@ -157,11 +188,25 @@ class DatabaseRotator:
         return other
 
     def _connect(self, creds: Mapping[str, Any]) -> Any:
+        """A connection as `creds` say, TLS as their ``ssl`` key says (`ssl_config`)."""
+        use_tls, fall_back = ssl_config(creds)
+        try:
+            return self._connect_once(creds, use_tls)
+        except (psycopg.Error, pymysql.MySQLError):
+            if not fall_back:
+                raise
+        return self._connect_once(creds, False)
+
+    def _connect_once(self, creds: Mapping[str, Any], use_tls: bool) -> Any:
         host = str(creds.get("host", ""))
         user = str(creds.get("username", ""))
         password = str(creds.get("password", ""))
         dbname = creds.get("dbname")
         if self.engine == "postgres":
+            # AWS's templates: sslmode verify-full against the system's CAs, else disable
+            tls: dict[str, Any] = {"sslmode": "disable"}
+            if use_tls:
+                tls = {"sslmode": "verify-full", "sslrootcert": _ca_file() or "system"}
             return psycopg.connect(
                 host=host,
                 port=int(creds.get("port") or 5432),
@@ -170,6 +215,7 @@ class DatabaseRotator:
                 dbname=str(dbname or "postgres"),
                 connect_timeout=CONNECT_TIMEOUT,
                 autocommit=True,
+                **tls,
             )
         return pymysql.connect(
             host=host,
@@ -179,6 +225,10 @@ class DatabaseRotator:
             database=None if dbname is None else str(dbname),
             connect_timeout=CONNECT_TIMEOUT,
             autocommit=True,
+            ssl_ca=_ca_file() if use_tls else None,
+            ssl_verify_cert=use_tls,
+            ssl_verify_identity=use_tls,
+            ssl_disabled=not use_tls,
         )
 
     def _can_log_in(self, creds: Mapping[str, Any]) -> bool:
@@ -192,10 +242,7 @@ class DatabaseRotator:
         try:
             conn = self._connect(creds)
         except (psycopg.Error, pymysql.MySQLError):
-            raise RotationStepError(
-                f"Unable to log into database as {creds.get('username')} on "
-                f"{creds.get('host')} with the pending secret."
-            ) from None
+            raise _login_failed(creds, "with the pending secret") from None
         try:
             with conn.cursor() as cur:
                 cur.execute(query)
@@ -207,10 +254,7 @@ class DatabaseRotator:
         try:
             return self._connect(creds)
         except (psycopg.Error, pymysql.MySQLError):
-            raise RotationStepError(
-                f"Unable to log into database as {creds.get('username')} on "
-                f"{creds.get('host')} {what}."
-            ) from None
+            raise _login_failed(creds, what) from None
 
     def _set_own_password(self, login: Mapping[str, Any], password: str) -> None:
         conn = self._admin(login, "with the current or previous secret")
@@ -291,6 +335,33 @@ class DatabaseRotator:
                     if "IDENTIFIED BY" in head or head.startswith("GRANT USAGE "):
                         continue
                     cur.execute(head.replace("%", "%%") + " TO %s@%s", (user, host))
+
+
+def ssl_config(creds: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(use TLS, fall back to no TLS when TLS fails), from the secret's ``ssl`` key as
+    AWS's templates read it: a bool or "true"/"false" (any case) is obeyed, without
+    fallback; absent or anything else: TLS first, then without."""
+    value = creds.get("ssl")
+    if isinstance(value, bool):
+        return value, False
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true", False
+    return True, True
+
+
+def _ca_file() -> str | None:
+    """The system's CA bundle (AWS's templates use Amazon Linux's /etc/pki/tls/cert.pem);
+    None: OpenSSL's default locations."""
+    return ssl.get_default_verify_paths().cafile
+
+
+def _login_failed(creds: Mapping[str, Any], what: str) -> RotationStepError:
+    use_tls, fall_back = ssl_config(creds)
+    why = " (the secret's ssl key requires TLS)" if use_tls and not fall_back else ""
+    return RotationStepError(
+        f"Unable to log into database as {creds.get('username')} on {creds.get('host')} "
+        f"{what}{why}."
+    )
 
 
 def _statement_failed(err: Exception, what: str) -> RotationStepError:

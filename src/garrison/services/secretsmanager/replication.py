@@ -16,6 +16,8 @@ KMS is called as the caller, in the replica Region, through ``via_service``
 
 Propagation is synchronous, in the transaction of the primary's change: values,
 staging labels, description, tags and the resource policy (what AWS replicates).
+Rotation's own writes (its AWSPENDING version, before and after createSecret gives it
+a value, and the label's removal) propagate the same way (`rotation`).
 A replica that cannot follow (its key disabled or missing, its name taken in its
 Region) is left as it was and marked ``Failed`` with the reason; the next change
 of the primary resynchronises every replica, so one that failed recovers as soon
@@ -269,7 +271,18 @@ class Replication:
         held = store.stages(tx, primary.secret_id)
         labelled = set(held.values())
         theirs = {v.version_id: v for v in store.versions(tx, primary.secret_id)}
-        mine = {v.version_id for v in store.versions(tx, replica.secret_id)}
+        copies = {v.version_id: v for v in store.versions(tx, replica.secret_id)}
+        # a copy made while the primary's version had no value yet (RotateSecret's
+        # AWSPENDING before createSecret filled it) is made again
+        stale = {
+            version_id
+            for version_id, copy in copies.items()
+            if (source := theirs.get(version_id)) is not None
+            and (copy.value is None) != (source.value is None)
+        }
+        for version_id in stale:
+            store.delete_version(tx, replica.secret_id, version_id)
+        mine = set(copies) - stale
         regional = _in_region(call, replica.region)
         for version_id in sorted(labelled - mine):
             version = theirs.get(version_id)

@@ -15,6 +15,21 @@ As "How rotation works" describes it:
                      AWS's templates are); after MAX_ATTEMPTS the rotation is abandoned
                      (RotationAbandoned), AWSPENDING left where it is, as AWS leaves it.
 
+RotateImmediately=false (AWS: "Secrets Manager tests the rotation configuration by
+running the testSecret step of the Lambda rotation function. The test creates an
+AWSPENDING version of the secret and then removes it"):
+
+    RotateSecret ──> schedule set; version <token> (no value yet) labelled AWSPENDING,
+                     sm_rotations row (step TEST_ONLY), job woken
+    job ──> the AWSCURRENT value copied into it (GetSecretValue, PutSecretValue AWSPENDING,
+            as the service) ─> testSecret (the function) ─> version removed, row gone
+            failure: RotationFailed (step testSecret, "configurationTest": true), the
+                     version removed just the same, no retry: the schedule stands and
+                     its first window runs a rotation as usual
+
+AWS's documentation says nothing of a failed test; recording it as a failed rotation,
+without refusing the RotateSecret call (which returned long before) is Garrison's choice.
+
 Scheduled rotations: a secret with rotation enabled has NextRotationDate, the
 opening of its next window (`rotation_schedule`). The job starts a rotation once
 the clock passes it (RotationStarted), and moves NextRotationDate to the next
@@ -31,6 +46,13 @@ managed key allows them; a customer managed key's policy must allow the
 principal ``{"Service": "secretsmanager.amazonaws.com"}``). Enabling rotation is
 what the account authorises: RotateSecret needs secretsmanager:RotateSecret.
 Every call is audited as its own event, like a Lambda's calls.
+
+Replication: the engine's own writes (the AWSPENDING version RotateSecret and a
+scheduled start create, AWSPENDING dropped on success, a configuration test's version
+removed) reach a primary's replicas in the same unit, like every other change of the
+primary (`Replication.propagate`, as the service principal; its KMS calls audited);
+the function's calls (PutSecretValue, UpdateSecretVersionStage) propagate as any
+caller's do.
 """
 
 from __future__ import annotations
@@ -56,7 +78,7 @@ from garrison.iam.credentials import service_principal
 from garrison.iam.policy import AuthzRequest, Decision, Policy
 from garrison.scheduler.runner import JobRun
 from garrison.services.kms.service import KmsService
-from garrison.services.secretsmanager import rotation_store, store
+from garrison.services.secretsmanager import replication_store, rotation_store, store
 from garrison.services.secretsmanager.domain import (
     CURRENT,
     PENDING,
@@ -64,6 +86,7 @@ from garrison.services.secretsmanager.domain import (
     check_token,
     new_token,
     to_datetime,
+    value_of,
 )
 from garrison.services.secretsmanager.errors import (
     AccessDeniedException,
@@ -97,6 +120,8 @@ MAX_ATTEMPTS = 5
 RETRY_BASE = 300.0  # seconds before the first retry; doubled each time
 SERVICE_EVENT = "AWS Service Event via CloudTrail"  # EventBridge's detail-type for them
 IN_PROGRESS = "A previous rotation isn't complete. That rotation will be reattempted."
+# sm_rotations.step of RotateImmediately=false's configuration test (not a Lambda step)
+TEST_ONLY = "testOnly"
 ROTATION_ACTIONS = frozenset(
     {
         "secretsmanager:DescribeSecret",
@@ -165,7 +190,10 @@ class RotationApi:
         if rotate_immediately is not False:
             version_id = token or new_token()
             begin(tx, secret, version_id, now)
-            tx.after_commit(self.wake)
+        else:  # the configuration test: testSecret on a copy of AWSCURRENT, then removed
+            begin(tx, secret, token or new_token(), now, step=TEST_ONLY)
+        self.secrets.replication.propagate(call, secret)
+        tx.after_commit(self.wake)
         call.tx.mark_changed()
         return secret, version_id
 
@@ -175,15 +203,31 @@ class RotationApi:
         if running is not None:
             rotation_store.finish(call.tx, secret.secret_id)
         store.update_secret(call.tx, secret.secret_id, rotation_enabled=False, next_rotation=None)
+        if running is not None and running.step == TEST_ONLY:
+            # a configuration test leaves nothing behind, cancelled or not
+            remove_test_version(call.tx, secret.secret_id, running.version_id)
+            self.secrets.replication.propagate(call, secret)
+            running = None
         call.tx.mark_changed()
         return secret, None if running is None else running.version_id
 
 
-def begin(tx: Tx, secret: Secret, version_id: str, now: float) -> None:
-    """A rotation's start: the AWSPENDING version (its value comes with createSecret)."""
+def begin(tx: Tx, secret: Secret, version_id: str, now: float, step: str = STEPS[0]) -> None:
+    """A rotation's start: the AWSPENDING version (its value comes with createSecret, or
+    with the configuration test's copy of AWSCURRENT). The caller propagates it."""
     store.insert_version(tx, secret.secret_id, version_id, None, None, None, None, now)
     store.set_stage(tx, secret.secret_id, PENDING, version_id)
-    rotation_store.start(tx, secret.secret_id, version_id, STEPS[0], now)
+    rotation_store.start(tx, secret.secret_id, version_id, step, now)
+
+
+def remove_test_version(tx: Tx, secret_id: str, version_id: str) -> None:
+    """Drop a configuration test's version: its AWSPENDING label, and the version itself
+    unless a function labelled it otherwise. The caller propagates it."""
+    held = store.stages(tx, secret_id)
+    if held.get(PENDING) == version_id:
+        store.remove_stage(tx, secret_id, PENDING)
+    if not any(v == version_id for s, v in held.items() if s != PENDING):
+        store.delete_version(tx, secret_id, version_id)
 
 
 def next_rotation_of(secret: Secret, after: float) -> float | None:
@@ -306,16 +350,16 @@ class _Client:
         *,
         SecretId: str,  # noqa: N803
         ClientRequestToken: str,  # noqa: N803
-        SecretString: str,  # noqa: N803
         VersionStages: list[str],  # noqa: N803
+        SecretString: str | None = None,  # noqa: N803
+        SecretBinary: bytes | None = None,  # noqa: N803
     ) -> dict[str, Any]:
-        from garrison.services.secretsmanager.domain import value_of
-
         sm = self.engine.secrets
 
         def fn(call: Call) -> dict[str, Any]:
+            value = value_of(SecretString, SecretBinary)
             secret, version_id, stages = sm.put_value(
-                call, SecretId, ClientRequestToken, value_of(SecretString, None), VersionStages
+                call, SecretId, ClientRequestToken, value, VersionStages
             )
             return {
                 "ARN": secret.arn,
@@ -448,6 +492,53 @@ class RotationEngine:
             extra["serviceEventDetails"] = details
         self._audit(tx, record, extra)
 
+    def _service_call(self, tx: Tx, account_id: str, region: str, operation: str) -> Call:
+        """A call made by the Secrets Manager service principal of `account_id`."""
+        ctx = RequestContext(
+            request_id=str(uuid.uuid4()),
+            service="secretsmanager",
+            operation=operation,
+            region=region,
+            principal=self._principal(account_id),
+            now=self.clock.now(),
+            source_ip=SERVICE,
+            user_agent=SERVICE,
+            secure_transport=True,
+            event_id=str(uuid.uuid4()),
+        )
+        return Call(ctx, tx, event_ids=lambda: str(uuid.uuid4()))
+
+    def _propagate(self, tx: Tx, secret: Secret) -> None:
+        """The engine's own writes to `secret` (a primary) reach its replicas in the same
+        unit, as the service principal; the replica Regions' KMS calls are audited."""
+        if not replication_store.has_replicas(tx, secret.secret_id):
+            return
+        call = self._service_call(tx, secret.account_id, secret.region, "ReplicateSecretVersion")
+        self.secrets.replication.propagate(call, secret)
+        for made in call.inner:
+            self._audit(
+                tx,
+                CallRecord(
+                    event_id=made.event_id,
+                    request_id=call.ctx.request_id,
+                    event_time=call.ctx.now,
+                    event_source=made.event_source,
+                    event_name=made.event_name,
+                    region=call.ctx.region,
+                    source_ip=SERVICE,
+                    user_agent=SERVICE,
+                    principal=call.ctx.principal,
+                    access_key_id="",
+                    read_only=made.read_only,
+                    request_parameters=made.request_parameters,
+                    response_elements=None,
+                    resources=made.resources,
+                    error_code=made.error_code,
+                    error_message=made.error_message,
+                    invoked_by=SERVICE,
+                ),
+            )
+
     def invoke(
         self,
         account_id: str,
@@ -460,20 +551,8 @@ class RotationEngine:
         """One call of a rotation function: its own unit, audited whether it fails or not."""
 
         def unit(tx: Tx) -> dict[str, Any] | AwsError:
-            now = self.clock.now()
-            ctx = RequestContext(
-                request_id=str(uuid.uuid4()),
-                service="secretsmanager",
-                operation=operation,
-                region=region,
-                principal=self._principal(account_id),
-                now=now,
-                source_ip=SERVICE,
-                user_agent=SERVICE,
-                secure_transport=True,
-                event_id=str(uuid.uuid4()),
-            )
-            call = Call(ctx, tx, event_ids=lambda: str(uuid.uuid4()))
+            call = self._service_call(tx, account_id, region, operation)
+            ctx, now = call.ctx, call.ctx.now
             savepoint = tx.savepoint()
             outcome: dict[str, Any] | AwsError
             try:
@@ -552,6 +631,7 @@ class RotationEngine:
             version_id = new_token()
             begin(tx, secret, version_id, run.now)
             store.update_secret(tx, secret_id, next_rotation=next_rotation_of(secret, run.now))
+            self._propagate(tx, secret)
             self.service_event(tx, secret, "RotationStarted", {"versionId": version_id})
             tx.mark_changed()
             return True
@@ -580,6 +660,9 @@ class RotationEngine:
         name = function_name(arn, secret.region, secret.account_id)
         function = None if name is None else self.functions.function(name)
         client = _Client(self, secret.account_id, secret.region)
+        if first == TEST_ONLY:
+            self._test_configuration(secret, version_id, function, client)
+            return True
         step = first
         try:
             if function is None:
@@ -600,6 +683,7 @@ class RotationEngine:
             held = store.stages(tx, secret.secret_id)
             if held.get(PENDING) == held.get(CURRENT):
                 store.remove_stage(tx, secret.secret_id, PENDING)
+                self._propagate(tx, secret)
             now = self.clock.time()
             current = rotation_store.by_id(tx, secret.secret_id)
             store.update_secret(
@@ -644,6 +728,74 @@ class RotationEngine:
             tx.mark_changed()
 
         self.db.write(unit)
+
+    # .. RotateImmediately=false: the configuration test ......................................
+    def _test_configuration(
+        self,
+        secret: Secret,
+        version_id: str,
+        function: RotationFunction | None,
+        client: _Client,
+    ) -> None:
+        try:
+            if function is None:
+                raise RotationError(CANNOT_INVOKE)
+            _copy_current(client, secret.arn, version_id)
+            event = {"Step": "testSecret", "SecretId": secret.arn, "ClientRequestToken": version_id}
+            _run_step(function, event, client)
+        except Exception as err:  # the function's failure, whatever it raised
+            reason = _reason(err)
+            log.warning("rotation test of %s failed at testSecret: %s", secret.arn, reason)
+            self._tested(secret, version_id, reason)
+            return
+        self._tested(secret, version_id, None)
+
+    def _tested(self, secret: Secret, version_id: str, reason: str | None) -> None:
+        def unit(tx: Tx) -> None:
+            rotation = rotation_store.get(tx, secret.secret_id)
+            ours = (
+                rotation is not None
+                and rotation.version_id == version_id
+                and rotation.step == TEST_ONLY
+            )
+            if ours:
+                rotation_store.finish(tx, secret.secret_id)
+            remove_test_version(tx, secret.secret_id, version_id)
+            self._propagate(tx, secret)
+            if ours and reason is not None:
+                details = {
+                    "versionId": version_id,
+                    "step": "testSecret",
+                    "failureReason": reason,
+                    "attempt": 1,
+                    "configurationTest": True,
+                }
+                self.service_event(tx, secret, "RotationFailed", details)
+            tx.mark_changed()
+
+        self.db.write(unit)
+
+
+def _copy_current(client: _Client, arn: str, token: str) -> None:
+    """The configuration test's AWSPENDING version: AWSCURRENT's value (once: a claim
+    retried after a crash finds it there). A secret without AWSCURRENT keeps the empty
+    version, and testSecret fails on it as a template's would."""
+    try:
+        client.get_secret_value(SecretId=arn, VersionId=token, VersionStage=PENDING)
+        return
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        current = client.get_secret_value(SecretId=arn, VersionStage=CURRENT)
+    except client.exceptions.ResourceNotFoundException:
+        return
+    client.put_secret_value(
+        SecretId=arn,
+        ClientRequestToken=token,
+        VersionStages=[PENDING],
+        SecretString=current.get("SecretString"),
+        SecretBinary=current.get("SecretBinary"),
+    )
 
 
 class RotationError(Exception):

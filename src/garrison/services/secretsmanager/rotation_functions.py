@@ -69,8 +69,9 @@ class RotationClient(Protocol):
         *,
         SecretId: str,  # noqa: N803
         ClientRequestToken: str,  # noqa: N803
-        SecretString: str,  # noqa: N803
         VersionStages: list[str],  # noqa: N803
+        SecretString: str | None = None,  # noqa: N803
+        SecretBinary: bytes | None = None,  # noqa: N803
     ) -> dict[str, Any]: ...
 
     def update_secret_version_stage(
