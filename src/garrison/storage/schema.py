@@ -425,6 +425,8 @@ ssm_parameters = Table(
 
 # One row per version. `value` (barrier) is the parameter's value, or for a
 # SecureString the KMS ciphertext of it (encryption context PARAMETER_ARN).
+# `policies` is a JSON array of {"text", "status"} (ssm.policies.stored_text; the
+# status moves as the scheduler acts, migration 0009).
 ssm_parameter_versions = Table(
     "ssm_parameter_versions",
     metadata,
@@ -436,7 +438,7 @@ ssm_parameter_versions = Table(
     Column("key_id", String(256), nullable=True),  # SecureString: the KeyId as given
     Column("description", String(1024), nullable=True),
     Column("allowed_pattern", String(1024), nullable=True),
-    Column("policies", Text, nullable=True),  # the version's parameter policies (JSON)
+    Column("policies", Text, nullable=True),  # parameter policies with their statuses
     Column("value", LargeBinary, nullable=False),  # (barrier)
     Column("last_modified", Float, nullable=False),
     Column("last_modified_user", String(2048), nullable=False),
@@ -471,13 +473,17 @@ ssm_resource_policies = Table(
     Column("created_at", Float, nullable=False),
 )
 
-# Parameter policies' actions the scheduler runs: Expiration, ExpirationNotification,
-# NoChangeNotification of the latest version, each once, at `due_at`.
+# Parameter policies' actions the scheduler runs: each Pending Expiration,
+# ExpirationNotification, NoChangeNotification of the latest version, once, at
+# `due_at`; `policy_index` is the policy's place in the version's `policies` (which
+# hold each policy's status; migration 0009 keyed the rows by it, for several
+# policies of one type).
 ssm_policy_actions = Table(
     "ssm_policy_actions",
     metadata,
     Column("parameter_id", String(36), primary_key=True),
-    Column("policy_type", String(32), primary_key=True),
+    Column("policy_index", Integer, primary_key=True, autoincrement=False),
+    Column("policy_type", String(32), nullable=False),
     Column("version", Integer, nullable=False),
     Column("due_at", Float, nullable=False),
     Index("ix_ssm_policy_actions_due", "due_at"),

@@ -3,26 +3,43 @@
     [{"Type": "Expiration", "Version": "1.0",
       "Attributes": {"Timestamp": "2030-12-02T21:34:33.000Z"}},
      {"Type": "ExpirationNotification", "Version": "1.0",
+      "Attributes": {"Before": "30", "Unit": "Days"}},
+     {"Type": "ExpirationNotification", "Version": "1.0",
       "Attributes": {"Before": "15", "Unit": "Days"}},
      {"Type": "NoChangeNotification", "Version": "1.0",
       "Attributes": {"After": "20", "Unit": "Hours"}}]
 
-PutParameter validates them here (``[{}]``, like ``[]``, removes them); the
-store writes one `ssm_policy_actions` row per policy of the latest version,
-due at (`actions`):
+PutParameter validates them here (``[{}]``, like ``[]``, removes them). Up to
+10 per parameter; AWS's user guide ("Assigning parameter policies") assigns one
+Expiration with two ExpirationNotification policies, as above, so several
+policies of a notification type are accepted and each acts on its own. Two
+Expiration policies conflict (the case AWS's IncompatiblePolicyException names),
+and an ExpirationNotification needs an Expiration.
+
+Each policy of a version has its status (AWS's PolicyStatus), stored with the
+version's policies (`stored_text`):
+
+    Pending --(its action is taken, same transaction)--> Finished
+
+AWS also names InProgress and Failed: here an action and its status change
+are one transaction, so neither is ever seen. A new version's policies start
+Pending (`new_version_statuses`), except an ExpirationNotification the
+previous version already sent for the same Expiration. The store writes one
+`ssm_policy_actions` row per Pending policy of the latest version, keyed by its
+place in the list, due at (`actions`):
 
     Expiration              the Timestamp
-    ExpirationNotification  the Timestamp minus Before (needs an Expiration)
+    ExpirationNotification  the Timestamp minus Before
     NoChangeNotification    the version's time plus After
 
-A new version rewrites the rows, so each action runs once per version. The
-scheduler's "ssm-parameter-policies" job (`jobs.py`) runs them when due, with
-the event `action_reason` explains.
+The scheduler's "ssm-parameter-policies" job (`jobs.py`) runs them when due,
+with the event `action_reason` explains.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +56,8 @@ EXPIRATION = "Expiration"
 EXPIRATION_NOTIFICATION = "ExpirationNotification"
 NO_CHANGE_NOTIFICATION = "NoChangeNotification"
 POLICY_TYPES = (EXPIRATION, EXPIRATION_NOTIFICATION, NO_CHANGE_NOTIFICATION)
+# AWS's PolicyStatus values Garrison reaches (see the module doc for the other two)
+PENDING, FINISHED = "Pending", "Finished"
 MAX_POLICIES = 10
 _UNITS = {"Days": 86_400, "Hours": 3_600}
 _ATTRIBUTES = {
@@ -55,15 +74,20 @@ _ATTRIBUTE_MESSAGE = "A policy attribute or its value is invalid."
 
 @dataclass(frozen=True, slots=True)
 class ParameterPolicy:
+    """One policy of a version, with its status."""
+
     type: str
     text: str  # the policy as given, re-serialised (GetParameterHistory's PolicyText)
     attributes: dict[str, str]
+    status: str = PENDING
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyAction:
-    """One row of `ssm_policy_actions`: a policy of the latest version, due at `due_at`."""
+    """One row of `ssm_policy_actions`: the policy at `index` in the latest version's
+    list, due at `due_at`."""
 
+    index: int
     policy_type: str
     due_at: float
 
@@ -88,7 +112,7 @@ def parse_policies(text: str, now: float) -> tuple[ParameterPolicy, ...]:
         )
     policies = tuple(_policy(item, now) for item in doc)
     types = [p.type for p in policies]
-    if len(set(types)) != len(types):
+    if types.count(EXPIRATION) > 1:
         raise IncompatiblePolicyException(
             "There is a conflict in the policies specified for this parameter. You can't, for "
             "example, specify two Expiration policies for a parameter. Review your policies, "
@@ -142,19 +166,53 @@ def _period(attributes: dict[str, str]) -> float:
 
 
 def actions(policies: tuple[ParameterPolicy, ...], version_time: float) -> list[PolicyAction]:
-    """When each policy of a new latest version falls due."""
+    """When each Pending policy of a new latest version falls due."""
     out: list[PolicyAction] = []
-    expires = next(
+    expires = _expires(policies)
+    for index, policy in enumerate(policies):
+        if policy.status != PENDING:
+            continue
+        if policy.type == EXPIRATION and expires is not None:
+            out.append(PolicyAction(index, EXPIRATION, expires))
+        elif policy.type == EXPIRATION_NOTIFICATION and expires is not None:
+            due = expires - _period(policy.attributes)
+            out.append(PolicyAction(index, policy.type, due))
+        elif policy.type == NO_CHANGE_NOTIFICATION:
+            due = version_time + _period(policy.attributes)
+            out.append(PolicyAction(index, policy.type, due))
+    return out
+
+
+def _expires(policies: tuple[ParameterPolicy, ...]) -> float | None:
+    return next(
         (_timestamp(p.attributes["Timestamp"]) for p in policies if p.type == EXPIRATION), None
     )
+
+
+def new_version_statuses(
+    policies: tuple[ParameterPolicy, ...], previous: tuple[ParameterPolicy, ...]
+) -> tuple[ParameterPolicy, ...]:
+    """A new version's `policies` with their statuses: Pending, except an
+    ExpirationNotification the `previous` version already sent for the same
+    Expiration, which stays Finished (sent once per Expiration, not per version)."""
+    sent: Counter[str] = Counter()
+    expiration = _expiration_text(policies)
+    if expiration is not None and expiration == _expiration_text(previous):
+        sent.update(
+            p.text for p in previous if p.type == EXPIRATION_NOTIFICATION and p.status == FINISHED
+        )
+    out = []
     for policy in policies:
-        if policy.type == EXPIRATION and expires is not None:
-            out.append(PolicyAction(EXPIRATION, expires))
-        elif policy.type == EXPIRATION_NOTIFICATION and expires is not None:
-            out.append(PolicyAction(policy.type, expires - _period(policy.attributes)))
-        elif policy.type == NO_CHANGE_NOTIFICATION:
-            out.append(PolicyAction(policy.type, version_time + _period(policy.attributes)))
-    return out
+        status = PENDING
+        if policy.type == EXPIRATION_NOTIFICATION and sent[policy.text] > 0:
+            sent[policy.text] -= 1
+            status = FINISHED
+        out.append(policy if policy.status == status else replace(policy, status=status))
+    return tuple(out)
+
+
+def _expiration_text(policies: tuple[ParameterPolicy, ...]) -> str | None:
+    return next((p.text for p in policies if p.type == EXPIRATION), None)
 
 
 def action_reason(policy: ParameterPolicy, name: str, created: float) -> str:
@@ -180,26 +238,24 @@ def _iso(moment: float) -> str:
 
 
 def stored_text(policies: tuple[ParameterPolicy, ...]) -> str:
-    """The version's policies as stored: a JSON array of the policies' texts."""
-    return orjson.dumps([p.text for p in policies]).decode()
+    """The version's policies as stored: a JSON array of ``{"text", "status"}``."""
+    return orjson.dumps([{"text": p.text, "status": p.status} for p in policies]).decode()
 
 
 def from_stored(text: str | None) -> tuple[ParameterPolicy, ...]:
     """The policies of a stored version (as `stored_text` wrote them)."""
     out = []
-    for policy_text in orjson.loads(text) if text else ():
-        doc = orjson.loads(policy_text)
-        out.append(ParameterPolicy(doc["Type"], policy_text, dict(doc["Attributes"])))
+    for entry in orjson.loads(text) if text else ():
+        doc = orjson.loads(entry["text"])
+        out.append(
+            ParameterPolicy(doc["Type"], entry["text"], dict(doc["Attributes"]), entry["status"])
+        )
     return tuple(out)
 
 
 def stored_policies(text: str | None) -> list[dict[str, str]]:
-    """GetParameterHistory's Policies of a version (PolicyStatus: the scheduler's part
-    updates it; until then every policy is Pending)."""
-    if not text:
-        return []
-    out = []
-    for policy_text in orjson.loads(text):
-        kind = orjson.loads(policy_text)["Type"]
-        out.append({"PolicyText": policy_text, "PolicyType": kind, "PolicyStatus": "Pending"})
-    return out
+    """GetParameterHistory's and DescribeParameters' Policies of a version."""
+    return [
+        {"PolicyText": p.text, "PolicyType": p.type, "PolicyStatus": p.status}
+        for p in from_stored(text)
+    ]

@@ -335,7 +335,25 @@ def tags_of(tx: Tx, parameter_id: str) -> dict[str, str]:
     return {r.tag_key: r.tag_value for r in rows}
 
 
-# -- parameter policies' actions ---------------------------------------------------------
+# -- parameter policies: their statuses and actions -------------------------------------
+def policies_of(tx: Tx, parameter_id: str, version: int) -> str | None:
+    """A version's stored policies (policies.stored_text), without its value."""
+    value = tx.execute(
+        select(_V.c.policies).where(_V.c.parameter_id == parameter_id, _V.c.version == version)
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def set_policies(tx: Tx, parameter_id: str, version: int, policies: str) -> None:
+    """Rewrite a version's stored policies: their statuses moved (the text is the same)."""
+    _changed(tx, parameter_id)
+    tx.execute(
+        update(_V)
+        .where(_V.c.parameter_id == parameter_id, _V.c.version == version)
+        .values(policies=policies)
+    )
+
+
 def replace_policy_actions(
     tx: Tx, parameter_id: str, version: int, actions: Sequence[PolicyAction]
 ) -> None:
@@ -348,6 +366,7 @@ def replace_policy_actions(
             [
                 {
                     "parameter_id": parameter_id,
+                    "policy_index": a.index,
                     "policy_type": a.policy_type,
                     "version": version,
                     "due_at": a.due_at,
