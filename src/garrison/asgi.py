@@ -6,7 +6,10 @@
     POST /_garrison/clock             dev mode only: {"advance_seconds": N}
     POST /_garrison/scheduler/run     dev mode only: run every job due now
 
-Raw ASGI (no framework): the hot path is one function call deep.
+Raw ASGI (no framework): the hot path is one function call deep. `respond` and
+`too_large` are the whole of it, shared with the native HTTP/1.1 protocol
+(garrison/httpserver.py) that `garrison server` uses unless `--http-protocol asgi`;
+the lifespan (background work, gc.freeze) goes through ASGI either way.
 """
 
 from __future__ import annotations
@@ -94,41 +97,51 @@ class GarrisonASGI:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         client = scope.get("client")
-
-        def request(body: bytes) -> HttpRequest:
-            return HttpRequest(
-                scope["method"],
-                scope.get("raw_path") or path.encode(),
-                scope.get("query_string", b""),
-                scope["headers"],
-                body,
-                client[0] if client else "",
-                scope.get("scheme") == "https",
-            )
-
-        internal = path.startswith("/_garrison/")
-        if not internal and self.g.db.barrier.sealed:
-            # a sealed node serves nothing and writes nothing, not even audit events
-            await _send(send, _sealed())
-            return
         try:
             body = await self._read_body(scope, receive)
         except BodyTooLarge:
-            err = RequestEntityTooLargeException(
-                f"Request body exceeds the maximum size of {self.max_body} bytes."
-            )
-            if internal:
-                status, headers, payload = json_protocol.serialize_error(err)
-                response = HttpResponse(status, headers, payload)
-            else:
-                response = await self.g.pipeline.refuse(err, request(b""))
-            await _send(send, response)
-            return
-        if internal:
-            response = await self._internal(scope["method"], path, body)
+            body = None
+        request = HttpRequest(
+            scope["method"],
+            scope.get("raw_path") or path.encode(),
+            scope.get("query_string", b""),
+            scope["headers"],
+            body or b"",
+            client[0] if client else "",
+            scope.get("scheme") == "https",
+        )
+        if body is None:
+            response = await self.too_large(request, path)
         else:
-            response = await self.g.pipeline.handle(request(body))
+            response = await self.respond(request, path)
         await _send(send, response)
+
+    async def respond(self, request: HttpRequest, path: str) -> HttpResponse:
+        """The answer to one request whose body was read in full (`path`: percent-decoded).
+
+        The one entry point of both HTTP front ends: this ASGI app and the native
+        protocol (garrison.httpserver).
+        """
+        if path.startswith("/_garrison/"):
+            return await self._internal(request.method, path, request.body)
+        if self.g.db.barrier.sealed:
+            # a sealed node serves nothing and writes nothing, not even audit events
+            return _sealed()
+        return await self.g.pipeline.handle(request)
+
+    async def too_large(self, request: HttpRequest, path: str) -> HttpResponse:
+        """The answer to a request whose body is over `max_request_bytes` (not read:
+        `request.body` is empty): RequestEntityTooLargeException, audited for API calls."""
+        internal = path.startswith("/_garrison/")
+        if not internal and self.g.db.barrier.sealed:
+            return _sealed()
+        err = RequestEntityTooLargeException(
+            f"Request body exceeds the maximum size of {self.max_body} bytes."
+        )
+        if internal:
+            status, headers, payload = json_protocol.serialize_error(err)
+            return HttpResponse(status, headers, payload)
+        return await self.g.pipeline.refuse(err, request)
 
     async def _internal(self, method: str, path: str, body: bytes) -> HttpResponse:
         g = self.g

@@ -41,6 +41,9 @@ class Settings:
     cache_poll_seconds: float = 0.25
     log_level: str = "info"
     access_log: bool = False
+    # the HTTP/1.1 front end: "native" (garrison/httpserver.py: requests straight to the
+    # pipeline) or "asgi" (uvicorn's httptools protocol and the ASGI app, for diagnosis)
+    http_protocol: str = "native"
     # the CPUs the server's threads may run on, e.g. "1" or "0-1,4" (empty: any);
     # its threads share one GIL, see docs/performance.md for what one CPU buys
     cpu_affinity: str = ""
