@@ -560,7 +560,9 @@ class Authorizer:
         """The verdict `evaluate` keeps for this request when no policy reads its
         context, else None: lets a caller skip building a context nobody reads."""
         principal = call.ctx.principal
-        held = self.held(call.tx, principal)
+        held = self._held.get(principal)  # `held`'s hit, without the call
+        if held is None:
+            held = self.held(call.tx, principal)
         owner = resource_account or resource_owner(resource, principal.account_id)
         key = _settled_key(
             call.ctx,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -95,3 +96,37 @@ def test_page_size() -> None:
     assert page_size(None, default=50, maximum=100) == 50
     assert page_size(500, default=50, maximum=100) == 100
     assert page_size(3, default=50, maximum=100) == 3
+
+
+def test_a_parsed_arn_is_judged_anew_for_each_caller() -> None:
+    # parses are kept per text: who may use an ARN still depends on the caller
+    other = "444455556666"
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY}"
+    alias = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app"
+    stranger = replace(CTX, principal=Principal(f"arn:aws:iam::{other}:root", other, "Root", other))
+    elsewhere = replace(CTX, region="eu-west-1")
+    for _ in range(2):  # the second round reads the kept parses
+        own = parse_key_ref(CTX, arn, aliases=True)
+        assert (own.key_id, own.account) == (KEY, None)
+        crossing = parse_key_ref(stranger, arn, aliases=True, cross_account=True)
+        assert (crossing.key_id, crossing.account) == (KEY, ACCOUNT)
+        with pytest.raises(NotFoundException, match="does not exist"):
+            parse_key_ref(stranger, arn, aliases=True)
+        with pytest.raises(NotFoundException, match="does not exist"):
+            parse_key_ref(elsewhere, arn, aliases=True)
+        assert parse_key_ref(stranger, alias, aliases=True, cross_account=True).account == ACCOUNT
+        with pytest.raises(NotFoundException, match="is not found"):
+            parse_key_ref(stranger, alias, aliases=True)
+        with pytest.raises(NotFoundException, match="Invalid keyId"):
+            parse_key_ref(CTX, alias, aliases=False)
+        with pytest.raises(NotFoundException, match="Invalid keyId"):
+            parse_key_ref(CTX, "alias/app", aliases=False)
+        assert parse_key_ref(CTX, "alias/app", aliases=True).alias == "alias/app"
+
+
+def test_malformed_identifiers_are_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(NotFoundException, match="Invalid keyId not-a-key"):
+            parse_key_ref(CTX, "not-a-key", aliases=True)
+        with pytest.raises(InvalidArnException):
+            parse_key_ref(CTX, "arn:aws:s3:::bucket", aliases=True)

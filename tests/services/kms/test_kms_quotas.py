@@ -178,6 +178,24 @@ def test_a_call_charging_several_buckets_takes_all_or_none() -> None:
     b.take([("a", "eu-west-1", "r", 1), ("a", "eu-west-1", "r", 1)])
 
 
+def test_a_single_charge_takes_from_the_same_bucket_as_a_list() -> None:
+    # take_one is the hot path's take([(account, region, quota, 1)])
+    b, clock = buckets({"q": 3})
+    b.take_one(*ONE[:3])
+    assert served(b, 5, ONE) == 2
+    with pytest.raises(AwsError) as err:
+        b.take_one(*ONE[:3])
+    assert err.value.message == THROTTLED_MESSAGE
+    clock.advance(0.34)  # one token's worth; the refused call took none
+    b.take_one(*ONE[:3])
+    with pytest.raises(AwsError):
+        b.take_one(*ONE[:3])
+    b.take_one("111122223333", "us-east-1", "none")  # a quota with no rate is not enforced
+    clock.t -= 10  # a clock stepping back refills nothing
+    with pytest.raises(AwsError):
+        b.take_one(*ONE[:3])
+
+
 def test_a_clock_stepping_back_refills_nothing() -> None:
     b, clock = buckets({"q": 2})
     assert served(b, 2, ONE) == 2

@@ -13,7 +13,7 @@ is never based on a cached copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from garrison.api import Call
 from garrison.errors import AccessDeniedException
@@ -22,7 +22,7 @@ from garrison.iam.authorizer import implicit as implicit_why
 from garrison.services.kms import grant_store, store
 from garrison.services.kms.actions import CROSS_ACCOUNT
 from garrison.services.kms.cache import KeyView, KmsCache, load_view
-from garrison.services.kms.domain import Key, alias_arn, key_arn, row_key_id
+from garrison.services.kms.domain import MRK_PREFIX, Key, alias_arn, key_arn, row_key_id
 from garrison.services.kms.errors import NotFoundException
 from garrison.services.kms.grant_domain import (
     Grant,
@@ -41,9 +41,11 @@ GrantTest = Callable[[Grant], bool]
 PredefinedAlias = Callable[[Call, str], Key | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A key as one request found it: through an alias (`request_alias`) or directly."""
+class Target(NamedTuple):
+    """A key as one request found it: through an alias (`request_alias`) or directly.
+
+    A named tuple, not a frozen dataclass: one per find on the hot path, built
+    without an object.__setattr__ per field."""
 
     view: KeyView
     request_alias: str | None = None
@@ -54,9 +56,10 @@ class Target:
 
 
 def audit_key(call: Call, arn: str) -> None:
+    resources = call.resources
     entry = (KEY_RESOURCE_TYPE, arn)
-    if entry not in call.resources:
-        call.audit_resource(*entry)
+    if entry not in resources:
+        resources.append(entry)  # Call.audit_resource, without the extra call
 
 
 class KeyAccess:
@@ -65,11 +68,6 @@ class KeyAccess:
         self.authorizer = authorizer
         # set by KmsService (service.py), which knows AWS's predefined aliases
         self.predefined: PredefinedAlias | None = None
-        # The last cached `find`: (call, text, aliases, cache generation, target). The
-        # provider finds an Encrypt's key twice (is it asymmetric? then the use case):
-        # the second find was 4.7 % of the request path's GIL samples (py-spy); now this
-        # memo. Kept per call object and voided by any cache invalidation.
-        self._memo: tuple[Call, str, bool, int, Target] | None = None
 
     def find(
         self,
@@ -86,54 +84,37 @@ class KeyAccess:
         `create_predefined` (DescribeKey): a predefined AWS alias of the caller's
         own account with no key yet gets its AWS managed key now, as in AWS.
         """
-        memo = self._memo
-        if (
-            memo is not None
-            and memo[0] is call
-            and memo[1] == text
-            and memo[2] is aliases
-            and memo[3] == self.cache.generation
-            and not fresh
-            and not create_predefined
-        ):
-            return memo[4]
-        generation = self.cache.generation  # before the read: a clear meanwhile voids it
-        found = self._find_ref(call, text, aliases, fresh, create_predefined)
-        if not fresh and not create_predefined:
-            self._memo = (call, text, aliases, generation, found)
-        return found
-
-    def _find_ref(
-        self, call: Call, text: str, aliases: bool, fresh: bool, create_predefined: bool
-    ) -> Target:
-        ctx, tx = call.ctx, call.tx
-        cross = ctx.operation in CROSS_ACCOUNT
-        ref = parse_key_ref(ctx, text, aliases=aliases, cross_account=cross)
+        ctx = call.ctx
+        ref = parse_key_ref(
+            ctx, text, aliases=aliases, cross_account=ctx.operation in CROSS_ACCOUNT
+        )
         account = ref.account or ctx.account_id
         key_id = ref.key_id
-        if ref.alias is not None:
+        name = ref.alias
+        if name is not None:
             if fresh:
-                alias = store.get_alias(tx, account, ctx.region, ref.alias)
+                alias = store.get_alias(call.tx, account, ctx.region, name)
                 key_id = alias.target_key_id if alias else None
             else:
-                key_id = self.cache.alias_target(tx, account, ctx.region, ref.alias)
+                key_id = self.cache.alias_target(call.tx, account, ctx.region, name)
             if key_id is None and create_predefined and ref.account is None and self.predefined:
-                created = self.predefined(call, ref.alias)
+                created = self.predefined(call, name)
                 if created is not None:
                     key_id, fresh = created.key_id, True  # not committed: read the store
             if key_id is None:
                 if ref.account is not None:
-                    arn = alias_arn(account, ctx.region, ref.alias)
-                    raise NotFoundException(f"Alias {arn} is not found.")
-                raise alias_not_found(ctx, ref.alias)
+                    raise NotFoundException(
+                        f"Alias {alias_arn(account, ctx.region, name)} is not found."
+                    )
+                raise alias_not_found(ctx, name)
         assert key_id is not None
-        target = self._find(call, key_id, account, fresh=fresh)
-        if target is None:
+        view = self._view(call, key_id, account, fresh)
+        if view is None:
             if ref.account is not None:
                 arn = key_arn(account, ctx.region, key_id)
                 raise NotFoundException(f"Key '{arn}' does not exist")
             raise key_not_found(ctx, key_id)
-        return Target(target.view, ref.alias)
+        return Target(view, name)
 
     def find_id(self, call: Call, key_id: str, *, fresh: bool = False) -> Target | None:
         """The key with this id the caller may name, or None; names it in the audit
@@ -141,19 +122,21 @@ class KeyAccess:
         (Decrypt finding its key in the ciphertext)."""
         ctx = call.ctx
         account = None if ctx.operation in CROSS_ACCOUNT else ctx.account_id
-        return self._find(call, key_id, account, fresh=fresh)
+        view = self._view(call, key_id, account, fresh)
+        return None if view is None else Target(view)
 
-    def _find(self, call: Call, key_id: str, account: str | None, *, fresh: bool) -> Target | None:
+    def _view(self, call: Call, key_id: str, account: str | None, fresh: bool) -> KeyView | None:
         tx, ctx = call.tx, call.ctx
         # a multi-Region key id names the related key of the caller's Region
-        key_id = row_key_id(key_id, ctx.region)
+        if key_id.startswith(MRK_PREFIX):
+            key_id = row_key_id(key_id, ctx.region)
         view = load_view(tx, key_id) if fresh else self.cache.view(tx, key_id)
         if view is None or view.key.region != ctx.region:
             return None
         if account is not None and view.key.account_id != account:
             return None
         audit_key(call, view.arn)
-        return Target(view)
+        return view
 
     def authorize(
         self,
@@ -166,15 +149,16 @@ class KeyAccess:
         """AccessDeniedException unless the caller may do `action` on the target key:
         by the key policy and IAM, else by a grant (`granted`); `grant_allows`
         replaces the grant's own test (CreateGrant through a grant)."""
-        key = target.key
-        arn = target.view.arn
+        view = target.view
+        key = view.key
+        arn = view.arn
         # A verdict no policy needed the context for (the common shapes) is kept by the
         # authorizer: then no context is built unless a grant must be consulted.
         verdict = self.authorizer.settled(
             call,
             action,
             arn,
-            resource_policy=target.view.policy,
+            resource_policy=view.policy,
             resource_account=key.account_id,
             resource_policy_required=True,
         )
@@ -187,7 +171,7 @@ class KeyAccess:
                 action,
                 arn,
                 context,
-                resource_policy=target.view.policy,
+                resource_policy=view.policy,
                 resource_account=key.account_id,
                 resource_policy_required=True,
             )

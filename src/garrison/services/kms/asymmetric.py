@@ -144,13 +144,17 @@ class AsymmetricUseCases:
     def _target(
         self,
         call: Call,
-        key_id: str,
+        key_id: str | Target,
         action: str,
         operation: str,
         usage: str | tuple[str, ...],
         extra: Mapping[str, Sequence[str]] | None = None,
     ) -> Target:
-        target = self.access.find(call, key_id, aliases=True)
+        # the provider's Encrypt and Decrypt have found the key (to choose RSA-OAEP)
+        if isinstance(key_id, Target):
+            target = key_id
+        else:
+            target = self.access.find(call, key_id, aliases=True)
         self.access.authorize(call, target, action, extra)
         target.key.require(operation)
         usages = (usage,) if isinstance(usage, str) else usage
@@ -322,7 +326,7 @@ class AsymmetricUseCases:
         self,
         call: Call,
         operation: str,
-        key_id: str,
+        key_id: str | Target,
         context: Mapping[str, str] | None,
         algorithm: str | None,
     ) -> tuple[Target, str]:
@@ -342,7 +346,7 @@ class AsymmetricUseCases:
     def encrypt(
         self,
         call: Call,
-        key_id: str,
+        key_id: str | Target,
         plaintext: bytes,
         *,
         encryption_context: Mapping[str, str] | None,
@@ -364,7 +368,7 @@ class AsymmetricUseCases:
     def decrypt(
         self,
         call: Call,
-        key_id: str,
+        key_id: str | Target,
         ciphertext: bytes | None,
         *,
         encryption_context: Mapping[str, str] | None,

@@ -31,7 +31,13 @@ from typing import TypeVar
 from garrison.iam.policy import Policy
 from garrison.services.kms import grant_store, store
 from garrison.services.kms.ciphertext import MaterialCipher
-from garrison.services.kms.domain import Key, public_key_id
+from garrison.services.kms.domain import (
+    ENCRYPT_DECRYPT,
+    SYMMETRIC_DEFAULT,
+    Key,
+    KeyState,
+    public_key_id,
+)
 from garrison.services.kms.grant_domain import Grant
 from garrison.services.kms.keypolicy import KeyFacts, compile_key_policy
 from garrison.services.kms.multiregion_store import multi_region_key_type
@@ -57,9 +63,19 @@ class KeyView:
     # the key's ARN, formatted once per view rather than by `Key.arn` (0.16 us) at
     # each of an Encrypt's three uses (audit resource, authorisation, answer)
     arn: str = field(init=False, repr=False, compare=False)
+    # an enabled symmetric encryption key: Encrypt, Decrypt, ReEncrypt and data keys
+    # pass their key checks (cryptographic._check_usable) with one attribute read
+    symmetric_ready: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "arn", self.key.arn)
+        key = self.key
+        object.__setattr__(self, "arn", key.arn)
+        ready = (
+            key.state is KeyState.ENABLED
+            and key.key_usage == ENCRYPT_DECRYPT
+            and key.key_spec == SYMMETRIC_DEFAULT
+        )
+        object.__setattr__(self, "symmetric_ready", ready)
 
 
 def load_view(tx: Tx, key_id: str) -> KeyView | None:

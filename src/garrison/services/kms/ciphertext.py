@@ -50,6 +50,7 @@ HEADER_BYTES = _HEADER.size
 SALT_BYTES = 16
 MATERIAL_BYTES = 32
 MIN_BLOB_BYTES = HEADER_BYTES + SALT_BYTES + OVERHEAD
+_PREFIX_BYTES = HEADER_BYTES + SALT_BYTES  # what the blob key is derived from
 _KDF_LABEL = b"garrison/kms/ciphertext/v1\x00"
 _U32 = struct.Struct(">I")
 
@@ -75,20 +76,38 @@ def read_header(blob: bytes) -> BlobHeader:
     """
     if len(blob) < MIN_BLOB_BYTES:
         raise InvalidCiphertextException()
-    fmt, raw_id, version = _HEADER.unpack_from(blob)
-    if fmt != FORMAT_V1:
-        if fmt == FORMAT_MRK:
-            return BlobHeader(_MRK + raw_id.hex(), version)
+    raw = blob[:HEADER_BYTES]
+    found = _HEADERS.get(raw)
+    if found is not None:
+        return found
+    fmt, raw_id, version = _HEADER.unpack(raw)
+    if fmt == FORMAT_V1:
+        # the UUID's canonical text without building a UUID object: 1.45 -> 0.45 us
+        h = raw_id.hex()
+        found = BlobHeader(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", version)
+    elif fmt == FORMAT_MRK:
+        found = BlobHeader(_MRK + raw_id.hex(), version)
+    else:
         raise InvalidCiphertextException()
-    # the UUID's canonical text without building a UUID object: 1.45 -> 0.45 us
-    h = raw_id.hex()
-    return BlobHeader(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", version)
+    if len(_HEADERS) >= MAX_HEADERS:
+        _HEADERS.clear()
+    _HEADERS[raw] = found
+    return found
+
+
+# A header's 21 bytes -> what they say: a node decrypts under few (key, version)
+# pairs, and each Decrypt parsed its blob's header anew (unpack, hex, format, object).
+_HEADERS: dict[bytes, BlobHeader] = {}
+MAX_HEADERS = 4096
+
+
+_NO_CONTEXT = b"\x00\x00\x00\x00"  # _U32.pack(0)
 
 
 def canonical_context(context: Mapping[str, str] | None) -> bytes:
     """The encryption context as unambiguous bytes: count, then sorted (key, value) pairs."""
     if not context:
-        return _U32.pack(0)
+        return _NO_CONTEXT
     parts = [_U32.pack(len(context))]
     for name in sorted(context):
         for text in (name, context[name]):
@@ -136,11 +155,6 @@ class MaterialCipher:
         self._prf = HmacSha256(material)
         self._header: bytes | None = None
 
-    def _blob_key(self, header_and_salt: bytes) -> bytes:
-        # HKDF-Expand with one output block; the material is uniformly random, so it
-        # serves as the pseudorandom key without an Extract step (RFC 5869, 3.3).
-        return self._prf.digest(_KDF_LABEL + header_and_salt + b"\x01")
-
     def _own_header(self) -> bytes:
         header = self._header
         if header is None:
@@ -148,20 +162,29 @@ class MaterialCipher:
         return header
 
     def seal(self, plaintext: bytes, context: Mapping[str, str] | None) -> bytes:
-        prefix = self._own_header() + public_random(SALT_BYTES)
-        key = self._blob_key(prefix)
-        return prefix + seal_once(key, plaintext, prefix + canonical_context(context))
+        header = self._header
+        if header is None:
+            header = self._own_header()
+        prefix = header + public_random(SALT_BYTES)
+        # The blob key: HKDF-Expand with one output block; the material is uniformly
+        # random, so it serves as the pseudorandom key without an Extract step (RFC
+        # 5869, 3.3). Written out here and in `open`, not a method: one call fewer.
+        key = self._prf.digest(_KDF_LABEL + prefix + b"\x01")
+        aad = prefix + (canonical_context(context) if context else _NO_CONTEXT)
+        return prefix + seal_once(key, plaintext, aad)
 
     def open(self, blob: bytes, context: Mapping[str, str] | None) -> bytes:
         # format, key and version compared as the header's bytes (key ids are
         # canonical UUID text), not parsed back to text: 14.5 -> 10.7 us a Decrypt
-        if len(blob) < MIN_BLOB_BYTES or blob[:HEADER_BYTES] != self._own_header():
+        header = self._header
+        if header is None:
+            header = self._own_header()
+        if len(blob) < MIN_BLOB_BYTES or blob[:HEADER_BYTES] != header:
             raise InvalidCiphertextException()
-        split = HEADER_BYTES + SALT_BYTES
-        prefix = blob[:split]
+        prefix = blob[:_PREFIX_BYTES]
+        key = self._prf.digest(_KDF_LABEL + prefix + b"\x01")  # the blob key, as in `seal`
+        aad = prefix + (canonical_context(context) if context else _NO_CONTEXT)
         try:
-            return open_once(
-                self._blob_key(prefix), blob[split:], prefix + canonical_context(context)
-            )
+            return open_once(key, blob[_PREFIX_BYTES:], aad)
         except DecryptionError:
             raise InvalidCiphertextException() from None

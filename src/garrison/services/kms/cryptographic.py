@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from garrison.api import Call
 from garrison.crypto.aead import random_bytes
@@ -51,8 +51,9 @@ DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 EncryptionContext = Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
+# Sealed and Opened, one per Encrypt or Decrypt, are named tuples: as immutable as a
+# frozen dataclass, built without one object.__setattr__ per field (0.6 -> 0.2 us).
+class Sealed(NamedTuple):
     """What Encrypt and GenerateDataKey return (plaintext only for GenerateDataKey)."""
 
     ciphertext: bytes
@@ -61,8 +62,7 @@ class Sealed:
     plaintext: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+class Opened(NamedTuple):
     plaintext: bytes
     key_arn: str
     material_id: str
@@ -93,7 +93,11 @@ def _check_algorithm(algorithm: str | None) -> None:
 
 
 def _check_usable(target: Target, operation: str) -> None:
-    key = target.key
+    """AWS's error when the key cannot do `operation` (a symmetric operation whose
+    state rule is ENABLED: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*)."""
+    if target.view.symmetric_ready:  # enabled, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT
+        return
+    key = target.view.key
     key.require(operation)
     if key.key_usage != ENCRYPT_DECRYPT:
         raise InvalidKeyUsageException(
@@ -119,12 +123,6 @@ def _context(ec: EncryptionContext | None, algorithm: str | None) -> dict[str, S
 _PLAIN_CONTEXT: Mapping[str, Sequence[str]] = MappingProxyType(_context(None, None))
 
 
-def _request_context(
-    ec: EncryptionContext | None, algorithm: str | None
-) -> Mapping[str, Sequence[str]]:
-    return _context(ec, algorithm) if ec or algorithm else _PLAIN_CONTEXT
-
-
 class CryptoUseCases:
     def __init__(self, access: KeyAccess, cache: KmsCache, rsa: AsymmetricUseCases) -> None:
         self.access = access
@@ -133,7 +131,7 @@ class CryptoUseCases:
 
     # -- shared steps ------------------------------------------------------------
     def _current_cipher(self, call: Call, target: Target) -> MaterialCipher:
-        key = target.key
+        key = target.view.key
         cipher = self.cache.cipher(call.tx, key.key_id, key.current_version)
         if cipher is None:  # a key row without its current material: never written so
             raise KMSInternalException("The key material of this key is unavailable.")
@@ -141,7 +139,7 @@ class CryptoUseCases:
 
     def _record_usage(self, call: Call, target: Target, operation: str) -> None:
         ctx = call.ctx
-        key_id = target.key.key_id
+        key_id = target.view.key.key_id
 
         def write(tx: Tx) -> None:
             usage = LastUsage(operation, ctx.now, ctx.request_id)
@@ -151,17 +149,21 @@ class CryptoUseCases:
         # approximate in AWS too): an UPDATE per call made 3,750 of 8,400 Encrypts/s.
         call.tx.coalesce(("kms-last-usage", key_id), write)
 
+    def _found(self, call: Call, key: str | Target) -> Target:
+        """The key a KeyId names, unless the caller (the provider) has found it."""
+        return key if isinstance(key, Target) else self.access.find(call, key, aliases=True)
+
     def _source(
         self,
         call: Call,
         blob: bytes | None,
-        key_id: str | None,
+        key_id: str | Target | None,
         *,
         ignore_ciphertext: bool,
         member: str,
     ) -> tuple[Target, BlobHeader | None]:
         """The key a ciphertext belongs to, checked against the KeyId the caller named."""
-        requested = self.access.find(call, key_id, aliases=True) if key_id else None
+        requested = self._found(call, key_id) if key_id else None
         header: BlobHeader | None = None
         if blob is None:
             if not ignore_ciphertext:
@@ -202,7 +204,7 @@ class CryptoUseCases:
     def encrypt(
         self,
         call: Call,
-        key_id: str,
+        key_id: str | Target,
         plaintext: bytes,
         *,
         encryption_context: EncryptionContext | None = None,
@@ -210,12 +212,14 @@ class CryptoUseCases:
         grant_tokens: Sequence[str] | None = None,
         dry_run: bool = False,
     ) -> Sealed:
-        target = self.access.find(call, key_id, aliases=True)
-        self.access.authorize(
-            call, target, "kms:Encrypt", _request_context(encryption_context, encryption_algorithm)
-        )
+        target = self._found(call, key_id)
+        extra = _PLAIN_CONTEXT
+        if encryption_context or encryption_algorithm:
+            extra = _context(encryption_context, encryption_algorithm)
+        self.access.authorize(call, target, "kms:Encrypt", extra)
         _check_usable(target, "Encrypt")
-        _check_algorithm(encryption_algorithm)
+        if encryption_algorithm is not None:
+            _check_algorithm(encryption_algorithm)
         if dry_run:
             raise DryRunOperationException()
         cipher = self._current_cipher(call, target)
@@ -229,7 +233,7 @@ class CryptoUseCases:
         call: Call,
         ciphertext: bytes | None,
         *,
-        key_id: str | None = None,
+        key_id: str | Target | None = None,
         encryption_context: EncryptionContext | None = None,
         encryption_algorithm: str | None = None,
         grant_tokens: Sequence[str] | None = None,
@@ -243,11 +247,13 @@ class CryptoUseCases:
         target, header = self._source(
             call, ciphertext, key_id, ignore_ciphertext=ignore, member="ciphertextBlob"
         )
-        self.access.authorize(
-            call, target, "kms:Decrypt", _request_context(encryption_context, encryption_algorithm)
-        )
+        extra = _PLAIN_CONTEXT
+        if encryption_context or encryption_algorithm:
+            extra = _context(encryption_context, encryption_algorithm)
+        self.access.authorize(call, target, "kms:Decrypt", extra)
         _check_usable(target, "Decrypt")
-        _check_algorithm(encryption_algorithm)
+        if encryption_algorithm is not None:
+            _check_algorithm(encryption_algorithm)
         if ignore:
             raise DryRunOperationException()
         assert header is not None and ciphertext is not None

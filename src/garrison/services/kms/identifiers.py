@@ -65,40 +65,58 @@ def parse_key_ref(
 ) -> KeyRef:
     """Parse a KeyId member; aliases only where the operation admits them, ARNs of
     other accounts only where it may be used cross-account."""
+    shape = _SHAPES.get(text)
+    if shape is None:
+        shape = _shape(text)  # raises for a malformed identifier (never kept)
+        if len(text) <= MAX_SHAPE_TEXT:
+            if len(_SHAPES) >= MAX_SHAPES:
+                _SHAPES.clear()
+            _SHAPES[text] = shape
+    ref, account, region = shape
+    if ref.alias is not None and not aliases:
+        raise invalid_key_id(text)
+    if account is None:  # a key id or an alias name: the caller's own
+        return ref
+    other = _other_account(ctx, account, region, cross_account)
+    if other is None:
+        if ref.alias is not None:
+            raise NotFoundException(f"Alias {text} is not found.")
+        raise NotFoundException(f"Key '{text}' does not exist")
+    if other:
+        return KeyRef(text, key_id=ref.key_id, alias=ref.alias, account=other)
+    return ref
+
+
+# A KeyId string -> its parse: (the KeyRef it names in the caller's own account, the
+# ARN's account and Region or None). What is left per call (ARN scope, aliases) needs
+# no regex; every Encrypt's KeyId was parsed anew (str checks, two regexes, a KeyRef).
+# Bounded: at most MAX_SHAPES texts of up to MAX_SHAPE_TEXT characters (about 10 MB).
+_Shape = tuple[KeyRef, str | None, str]
+_SHAPES: dict[str, _Shape] = {}
+MAX_SHAPES = 16_384
+MAX_SHAPE_TEXT = 512
+
+
+def _shape(text: str) -> _Shape:
     if text.startswith("arn:"):
-        return _parse_arn(ctx, text, aliases=aliases, cross_account=cross_account)
-    if text.startswith(ALIAS_PREFIX):
-        if not aliases:
+        try:
+            arn = parse_arn(text)
+        except ValueError:
+            raise InvalidArnException(f"Invalid arn {text}") from None
+        kind = arn.resource_type
+        if arn.service != "kms" or kind not in ("key", "alias"):
+            raise InvalidArnException(f"Invalid arn {text}")
+        if kind == "alias":
+            return KeyRef(text, alias=arn.resource), arn.account, arn.region
+        key_id = arn.resource_id
+        if not is_key_id(key_id):
             raise invalid_key_id(text)
-        return KeyRef(text, alias=text)
+        return KeyRef(text, key_id=key_id), arn.account, arn.region
+    if text.startswith(ALIAS_PREFIX):
+        return KeyRef(text, alias=text), None, ""
     if not is_key_id(text):
         raise invalid_key_id(text)
-    return KeyRef(text, key_id=text)
-
-
-def _parse_arn(ctx: RequestContext, text: str, *, aliases: bool, cross_account: bool) -> KeyRef:
-    try:
-        arn = parse_arn(text)
-    except ValueError:
-        raise InvalidArnException(f"Invalid arn {text}") from None
-    kind = arn.resource_type
-    if arn.service != "kms" or kind not in ("key", "alias"):
-        raise InvalidArnException(f"Invalid arn {text}")
-    if kind == "alias":
-        if not aliases:
-            raise invalid_key_id(text)
-        name = arn.resource
-        other = _other_account(ctx, arn.account, arn.region, cross_account)
-        if other is None:
-            raise NotFoundException(f"Alias {text} is not found.")
-        return KeyRef(text, alias=name, account=other or None)
-    key_id = arn.resource_id
-    if not is_key_id(key_id):
-        raise invalid_key_id(text)
-    other = _other_account(ctx, arn.account, arn.region, cross_account)
-    if other is None:
-        raise NotFoundException(f"Key '{text}' does not exist")
-    return KeyRef(text, key_id=key_id, account=other or None)
+    return KeyRef(text, key_id=text), None, ""
 
 
 def _other_account(ctx: RequestContext, account: str, region: str, allowed: bool) -> str | None:

@@ -27,6 +27,7 @@ from garrison.clock import Clock
 from garrison.iam.authorizer import Authorizer
 from garrison.services.common.handlers import guarded_handlers
 from garrison.services.kms import importing, jobs
+from garrison.services.kms.access import Target
 from garrison.services.kms.asymmetric_wire import AsymmetricHandlers
 from garrison.services.kms.domain import (
     SYMMETRIC_DEFAULT,
@@ -296,10 +297,17 @@ class KmsProvider:
 
     # -- the Provider protocol ---------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
-        # CloudTrail records no responseElements for KMS's read-only calls.
-        guarded = guarded_handlers(self._grant_tokens_checked(), HANDLED, self.is_read_only)
-        # Every call first charges its request quota (ThrottlingException past it).
-        return self.throttle.charged(guarded)
+        # One wrapper per operation: every call first charges its request quota
+        # (ThrottlingException past it), then its members are checked, a malformed
+        # grant token refused (InvalidGrantTokenException; a well-formed one needs
+        # nothing more). CloudTrail records no responseElements for read-only calls.
+        return guarded_handlers(
+            self._handlers,
+            HANDLED,
+            self.is_read_only,
+            before=self.throttle.charge_for,
+            member_checks={"GrantTokens": check_grant_tokens},
+        )
 
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY or operation in ("ListGrants", "ListRetirableGrants")
@@ -414,18 +422,14 @@ class KmsProvider:
         return out
 
     # -- cryptographic operations ----------------------------------------------------------
-    def _asymmetric(self, call: Call, key_id: str | None) -> bool:
-        """Whether `key_id` names an asymmetric key (whose Encrypt/Decrypt is RSA-OAEP)."""
-        if not key_id:
-            return False
-        target = self.kms.access.find(call, key_id, aliases=True)
-        return target.key.key_spec != SYMMETRIC_DEFAULT
-
+    # Encrypt and Decrypt find the key once here, to choose symmetric or RSA-OAEP, and
+    # hand the found key to the use case (a second find was a memo hit per call).
     def encrypt(self, call: Call, r: Request) -> Response:
-        if self._asymmetric(call, r["KeyId"]):
+        target = self.kms.access.find(call, r["KeyId"], aliases=True)
+        if target.key.key_spec != SYMMETRIC_DEFAULT:
             arn, blob, algorithm = self.kms.asymmetric.encrypt(
                 call,
-                r["KeyId"],
+                target,
                 r["Plaintext"],
                 encryption_context=r.get("EncryptionContext"),
                 encryption_algorithm=r.get("EncryptionAlgorithm"),
@@ -434,11 +438,10 @@ class KmsProvider:
             return {"CiphertextBlob": blob, "KeyId": arn, "EncryptionAlgorithm": algorithm}
         sealed = self.kms.crypto.encrypt(
             call,
-            r["KeyId"],
+            target,
             r["Plaintext"],
             encryption_context=r.get("EncryptionContext"),
             encryption_algorithm=r.get("EncryptionAlgorithm"),
-            grant_tokens=r.get("GrantTokens"),
             dry_run=bool(r.get("DryRun")),
         )
         return {
@@ -448,29 +451,34 @@ class KmsProvider:
         }
 
     def decrypt(self, call: Call, r: Request) -> Response:
-        if r.get("Recipient") is None and self._asymmetric(call, r.get("KeyId")):
-            arn, plaintext, algorithm, material_id = self.kms.asymmetric.decrypt(
-                call,
-                r["KeyId"],
-                r.get("CiphertextBlob"),
-                encryption_context=r.get("EncryptionContext"),
-                encryption_algorithm=r.get("EncryptionAlgorithm"),
-                dry_run=bool(r.get("DryRun")),
-            )
-            return {
-                "KeyId": arn,
-                "Plaintext": plaintext,
-                "EncryptionAlgorithm": algorithm,
-                "KeyMaterialId": material_id,
-            }
+        text: str | None = r.get("KeyId")
+        key_id: str | Target | None = text
+        recipient = r.get("Recipient")
+        # with a Recipient the use case refuses the call before looking for any key
+        if text and recipient is None:
+            key_id = target = self.kms.access.find(call, text, aliases=True)
+            if target.key.key_spec != SYMMETRIC_DEFAULT:
+                arn, plaintext, algorithm, material_id = self.kms.asymmetric.decrypt(
+                    call,
+                    target,
+                    r.get("CiphertextBlob"),
+                    encryption_context=r.get("EncryptionContext"),
+                    encryption_algorithm=r.get("EncryptionAlgorithm"),
+                    dry_run=bool(r.get("DryRun")),
+                )
+                return {
+                    "KeyId": arn,
+                    "Plaintext": plaintext,
+                    "EncryptionAlgorithm": algorithm,
+                    "KeyMaterialId": material_id,
+                }
         opened = self.kms.crypto.decrypt(
             call,
             r.get("CiphertextBlob"),
-            key_id=r.get("KeyId"),
+            key_id=key_id,
             encryption_context=r.get("EncryptionContext"),
             encryption_algorithm=r.get("EncryptionAlgorithm"),
-            grant_tokens=r.get("GrantTokens"),
-            recipient=r.get("Recipient"),
+            recipient=recipient,
             dry_run=bool(r.get("DryRun")),
             dry_run_modifiers=r.get("DryRunModifiers"),
         )
@@ -638,24 +646,6 @@ class KmsProvider:
         return _paged("Rotations", page, entries)
 
     # -- grants (grants.py) ------------------------------------------------------------------
-    def _grant_tokens_checked(self) -> dict[str, Callable[[Call, Request], Response | None]]:
-        """Every operation with GrantTokens refuses a malformed token first
-        (InvalidGrantTokenException); a well-formed one needs nothing more."""
-
-        def checked(
-            handler: Callable[[Call, Request], Response | None],
-        ) -> Callable[[Call, Request], Response | None]:
-            def run(call: Call, r: Request) -> Response | None:
-                check_grant_tokens(r.get("GrantTokens"))
-                return handler(call, r)
-
-            return run
-
-        return {
-            name: checked(handler) if "GrantTokens" in HANDLED.get(name, ()) else handler
-            for name, handler in self._handlers.items()
-        }
-
     def create_grant(self, call: Call, r: Request) -> Response:
         grant, token = self.kms.grants.create_grant(
             call,

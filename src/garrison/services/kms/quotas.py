@@ -42,7 +42,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from garrison.api import Call, Handler, Request, Response
+from garrison.api import Call, Request
 from garrison.errors import AwsError, ThrottlingException
 from garrison.services.kms.cache import KmsCache
 from garrison.services.kms.identifiers import parse_key_ref
@@ -249,12 +249,36 @@ class TokenBuckets:
                 bucket[0] -= n
                 taken.append((bucket, n))
 
+    def take_one(self, account: str, region: str, quota: str) -> None:
+        """`take([(account, region, quota, 1)])`, the shape of nearly every call,
+        without the list and the undo bookkeeping."""
+        rate = self._rates.get(quota)
+        if rate is None:
+            return
+        now = self._time()
+        capacity = rate if rate > 1.0 else 1.0
+        key = (account, region, quota)
+        with self._lock:
+            buckets = self._buckets
+            bucket = buckets.get(key)
+            if bucket is None:
+                if len(buckets) >= MAX_BUCKETS:
+                    buckets.clear()
+                bucket = buckets[key] = [capacity, now]
+            elif now > bucket[1]:  # a clock that steps back refills nothing
+                level = bucket[0] + (now - bucket[1]) * rate
+                bucket[0] = level if level < capacity else capacity
+                bucket[1] = now
+            if bucket[0] < 1:
+                raise ThrottlingException(THROTTLED_MESSAGE)
+            bucket[0] -= 1
+
     def clear(self) -> None:
         with self._lock:
             self._buckets.clear()
 
 
-Charge = Callable[[Call, Request], list[tuple[str, str, str, int]]]
+Check = Callable[[Call, Request], None]
 
 
 class RequestThrottle:
@@ -267,68 +291,91 @@ class RequestThrottle:
         # (caller's account, key id or key ARN) -> key spec: a key's spec never
         # changes and key ids are never reused, so entries never go stale
         self._specs: dict[tuple[str, str], str] = {}
+        # the same -> the shared quota of that spec (crypto_quota), for the charge
+        self._quotas: dict[tuple[str, str], str] = {}
 
-    def charged(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-        """`handlers`, each first charging its operation's quota(s)."""
-        return {op: self._wrap(fn, self._charge_for(op)) for op, fn in handlers.items()}
-
-    def _wrap(self, fn: Handler, charge: Charge | None) -> Handler:
-        if charge is None:
-            return fn
-        take = self.buckets.take
-
-        def handler(call: Call, request: Request) -> Response | None:
-            take(charge(call, request))
-            return fn(call, request)
-
-        return handler
-
-    def _charge_for(self, op: str) -> Charge | None:
-        """The function naming the buckets a call of `op` takes from (None: no quota)."""
+    def charge_for(self, op: str) -> Check | None:
+        """The check charging a call of `op` its quota(s), ThrottlingException past
+        one; None when `op` charges no enforced quota (then nothing runs per call).
+        The provider runs it first in its handler wrapper (services/common/handlers.py)."""
         enforces = self.buckets.enforces
+        take_one = self.buckets.take_one
         if op in SYMMETRIC_CRYPTO:
             if not enforces(SYMMETRIC):
                 return None
-            return lambda call, r: [(call.ctx.account_id, call.ctx.region, SYMMETRIC, 1)]
+            return lambda call, r: take_one(call.ctx.account_id, call.ctx.region, SYMMETRIC)
         if op in KEYED_CRYPTO:
             members = KEYED_CRYPTO[op]
             if not any(enforces(q) for q in (SYMMETRIC, RSA, ECC, ML_DSA)):
                 return None
-            return lambda call, r: [
-                (call.ctx.account_id, call.ctx.region, self._keyed_quota(call, r, members), 1)
-            ]
+            if len(members) == 1:
+                return self._keyed_charge(members[0])
+            return lambda call, r: take_one(
+                call.ctx.account_id, call.ctx.region, self._keyed_quota(call, r, members)
+            )
         if op in DATA_KEY_PAIR:
             if not any(enforces(data_key_pair_quota(s)) for s in AWS_DATA_KEY_PAIR_RATES):
                 return None
-            return lambda call, r: [
-                (call.ctx.account_id, call.ctx.region, data_key_pair_quota(r["KeyPairSpec"]), 1)
-            ]
+            return lambda call, r: take_one(
+                call.ctx.account_id, call.ctx.region, data_key_pair_quota(r["KeyPairSpec"])
+            )
         quota = operation_quota(op)
+        take = self.buckets.take
         if op == "ReplicateKey":
             if not (enforces(quota) or enforces(operation_quota("CreateKey"))):
                 return None
             create = operation_quota("CreateKey")
-            return lambda call, r: [
-                (call.ctx.account_id, call.ctx.region, quota, 1),
-                (call.ctx.account_id, r["ReplicaRegion"], create, 2),
-            ]
+            return lambda call, r: take(
+                [
+                    (call.ctx.account_id, call.ctx.region, quota, 1),
+                    (call.ctx.account_id, r["ReplicaRegion"], create, 2),
+                ]
+            )
         if op == "UpdatePrimaryRegion":
             if not enforces(quota):
                 return None
-            return lambda call, r: [
-                (call.ctx.account_id, call.ctx.region, quota, 1),
-                (call.ctx.account_id, r["PrimaryRegion"], quota, 1),
-            ]
+            return lambda call, r: take(
+                [
+                    (call.ctx.account_id, call.ctx.region, quota, 1),
+                    (call.ctx.account_id, r["PrimaryRegion"], quota, 1),
+                ]
+            )
         if not enforces(quota):
             return None
-        return lambda call, r: [(call.ctx.account_id, call.ctx.region, quota, 1)]
+        return lambda call, r: take_one(call.ctx.account_id, call.ctx.region, quota)
+
+    def _keyed_charge(self, member: str) -> Check:
+        """The charge of an operation naming one key (Encrypt, Decrypt, Sign, ...): its
+        quota memoised by (account, KeyId text), as `key_spec` memoises the spec."""
+        take_one = self.buckets.take_one
+        memo = self._quotas
+        keyed_quota = self._keyed_quota
+        members = (member,)
+
+        def charge(call: Call, r: Request) -> None:
+            ctx = call.ctx
+            account = ctx.principal.account_id
+            text = r.get(member)
+            if text is None:  # Decrypt without a KeyId: charged as symmetric
+                quota = SYMMETRIC
+            else:
+                quota = memo.get((account, text)) or keyed_quota(call, r, members)
+            take_one(account, ctx.region, quota)
+
+        return charge
 
     def _keyed_quota(self, call: Call, request: Request, members: tuple[str, ...]) -> str:
         """The shared quota of the first key the request names that is not symmetric."""
         for member in members:
             text = request.get(member)
             if text is not None:
-                quota = crypto_quota(self.key_spec(call, text))
+                spec = self.key_spec(call, text)
+                quota = crypto_quota(spec)
+                memo = (call.ctx.account_id, text)
+                if spec is not None and memo in self._specs:  # fixed: a key id, not an alias
+                    if len(self._quotas) >= MAX_MEMO:
+                        self._quotas.clear()
+                    self._quotas[memo] = quota
                 if quota != SYMMETRIC:
                     return quota
         return SYMMETRIC
