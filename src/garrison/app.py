@@ -164,7 +164,7 @@ class Garrison:
             writer=self.db.writer,
             trail=self.trail,
             clock=self.clock,
-            key_used=self.iam.record_access_key_use,
+            key_used=self.iam.key_usage.record,  # memory only, on every request
             ids=ids,
             on_audited=self.bus.publish_api_call,
         )

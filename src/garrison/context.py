@@ -45,6 +45,25 @@ class Principal:
     user_name: str = ""
     # set for type "AssumedRole": the session behind the credentials
     session: RoleSession | None = None
+    # the hash, computed once: principals key the authorizer's tables, looked up
+    # several times a call, and a generated __hash__ hashed all fields (the
+    # session's too) each time
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (
+            self.arn,
+            self.account_id,
+            self.type,
+            self.user_id,
+            self.access_key_id,
+            self.user_name,
+            self.session,
+        )
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def is_root(self) -> bool:
