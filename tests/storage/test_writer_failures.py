@@ -52,7 +52,7 @@ from garrison.crypto.signing import DigestSigner
 from garrison.storage import schema
 from garrison.storage.database import Database
 from garrison.storage.sql import delete, func, insert, select
-from garrison.storage.writer import EarlierBatchFailed, Tx
+from garrison.storage.writer import ROWS_PER_STATEMENT, EarlierBatchFailed, Tx
 
 SIGNER = DigestSigner(DigestSigner.generate_private())
 WAIT = 10.0  # seconds any step may take before the test gives up
@@ -408,3 +408,24 @@ def test_units_queued_behind_a_withdrawn_one_still_run(store: Store) -> None:
     assert count == 3
     report = store.verify()
     assert report.ok, report.problem
+
+
+# -- a batch larger than one multi-row INSERT ------------------------------------------
+def test_a_batch_of_more_rows_than_one_statement_holds_keeps_every_event_in_order(
+    store: Store,
+) -> None:
+    # SQLite takes a batch's audit rows ROWS_PER_STATEMENT at a time: three full
+    # statements and a partial one, with a failed unit in the middle whose event
+    # must vanish without shifting the others
+    count = 3 * ROWS_PER_STATEMENT + 7
+
+    def boom(_tx: Tx) -> None:
+        raise ValueError("the unit's own failure")
+
+    units: list[Callable[[Tx], Any]] = [store.unit(f"n{i}", row=False) for i in range(count)]
+    units.insert(count // 2, boom)
+    futures = store.batch(*units)
+    assert all(error_of(f) is None for i, f in enumerate(futures) if i != count // 2 + 1)
+    assert isinstance(error_of(futures[count // 2 + 1]), ValueError)
+    assert store.event_sources() == [f"n{i}" for i in range(count)]
+    store.still_serves("after the large batch")

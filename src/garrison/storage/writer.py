@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BATCH = 512
+# rows per multi-row INSERT on SQLite: at most 64 distinct statement texts per table
+# (sqlite3 caches 128 prepared statements), and 64 x 14 audit columns stay far below
+# SQLite's 32,766 bound parameters
+ROWS_PER_STATEMENT = 64
 
 Reply = Future[Any] | asyncio.Future[Any]
 Outcome = tuple[Reply, Any, BaseException | None]
@@ -240,9 +244,24 @@ class _InsertMany:
     Through `Connection.execute` SQLAlchemy builds each row's parameters anew:
     32 audit rows took 210 us that way, 132 us this way (most of it SQLite's).
     Bind processors of the column types still apply.
+
+    On SQLite the rows go in as one multi-row ``INSERT ... VALUES (...), (...)``
+    per `ROWS_PER_STATEMENT` rows instead: Python's sqlite3 releases and retakes
+    the GIL around every step of an executemany, once per row, and on a busy
+    server each retake waits for the event loop thread to let go of it.
     """
 
-    __slots__ = ("columns", "pick", "positional", "processors", "sql")
+    __slots__ = (
+        "columns",
+        "group",
+        "head",
+        "multi",
+        "pick",
+        "positional",
+        "processors",
+        "sql",
+        "texts",
+    )
 
     def __init__(self, table: Table, columns: tuple[str, ...], dialect: Any) -> None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
@@ -256,6 +275,10 @@ class _InsertMany:
             for i, name in enumerate(self.columns)
             if (process := table.c[name].type.bind_processor(dialect)) is not None
         ]
+        # "INSERT INTO t (a, b) VALUES (?, ?)": the statement's head and one row's group
+        self.multi = dialect.name == "sqlite" and self.positional
+        self.head, _, self.group = self.sql.partition(" VALUES ")
+        self.texts: dict[int, str] = {}  # rows -> the multi-row statement
 
     def run(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
         pick, processors = self.pick, self.processors
@@ -272,7 +295,17 @@ class _InsertMany:
             params.append(
                 values if self.positional else dict(zip(self.columns, values, strict=True))
             )
-        tx.execute_driver_sql(self.sql, params)
+        if not self.multi:
+            tx.execute_driver_sql(self.sql, params)
+            return
+        for start in range(0, len(params), ROWS_PER_STATEMENT):
+            chunk = params[start : start + ROWS_PER_STATEMENT]
+            sql = self.texts.get(len(chunk))
+            if sql is None:
+                sql = self.texts[len(chunk)] = (
+                    f"{self.head} VALUES {', '.join([self.group] * len(chunk))}"
+                )
+            tx.execute_driver_sql(sql, tuple(value for row in chunk for value in row))
 
 
 class _Commit:
