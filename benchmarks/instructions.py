@@ -10,6 +10,8 @@ cancels out.
 
 ``--operation GetParameter``: Parameter Store's GetParameter of a SecureString
 (AWS managed key) with decryption, its inner KMS Decrypt included.
+``--operation GetSecretValue``: Secrets Manager's GetSecretValue of a secret
+(AWS managed key) by name, its inner KMS Decrypt included.
 
 Valgrind runs one thread at a time, so the writer's batches differ from a
 native run: use it to compare two versions of the code, not as a CPU figure.
@@ -29,8 +31,30 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# Read through caches: every request is warmed, twice (a secret's first read of the day
+# writes its LastAccessedDate, which drops its cached view), so the count is of hits only.
+READS = ("GetParameter", "GetSecretValue")
+
+
+def sm_signed(creds: Any, operation: str, payload: dict[str, object]) -> Any:
+    """A pre-signed Secrets Manager request (JSON 1.1), as ssm_inprocess.signed for SSM."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from garrison.pipeline import HttpRequest
+
+    body = json.dumps(payload).encode()
+    target = f"secretsmanager.{operation}"
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    request = AWSRequest(method="POST", url="http://127.0.0.1:4600/", data=body, headers=headers)
+    SigV4Auth(creds, "secretsmanager", "us-east-1").add_auth(request)
+    raw = [(b"host", b"127.0.0.1:4600"), (b"user-agent", b"garrison-benchmark/inprocess")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    return HttpRequest("POST", b"/", b"", raw, body, "127.0.0.1", False)
 
 
 def worker(operation: str, calls: int) -> None:
@@ -66,14 +90,21 @@ def worker(operation: str, calls: int) -> None:
                 assert (await pipeline.handle(ssm_signed(creds, "PutParameter", put))).status == 200
                 get = {"Name": put["Name"], "WithDecryption": True}
                 requests.append(ssm_signed(creds, "GetParameter", get))
-            for _ in range(200 if operation != "GetParameter" else 0):
+            for n in range(200 if operation == "GetSecretValue" else 0):
+                # a secret under the AWS managed key, read by name: the GetSecretValue
+                # unit and its inner KMS Decrypt of the data key (two audit events)
+                create = {"Name": f"bench/s{n:03d}", "SecretString": secrets.token_hex(32)}
+                made = await pipeline.handle(sm_signed(creds, "CreateSecret", create))
+                assert made.status == 200, made.body
+                requests.append(sm_signed(creds, "GetSecretValue", {"SecretId": create["Name"]}))
+            for _ in range(200 if operation in ("Encrypt", "Decrypt") else 0):
                 plaintext = base64.b64encode(secrets.token_bytes(100)).decode()
                 req = signed(creds, "Encrypt", {"KeyId": key_id, "Plaintext": plaintext})
                 if operation == "Decrypt":
                     blob = json.loads((await pipeline.handle(req)).body)["CiphertextBlob"]
                     req = signed(creds, "Decrypt", {"CiphertextBlob": blob})
                 requests.append(req)
-            for req in requests[:50]:  # warm every cache before counting starts to matter
+            for req in requests * 2 if operation in READS else requests[:50]:  # warm the caches
                 assert (await pipeline.handle(req)).status == 200
             left = [calls]
 
@@ -116,7 +147,9 @@ def count(operation: str, calls: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--operation", default="Encrypt", choices=["Encrypt", "Decrypt", "GetParameter"]
+        "--operation",
+        default="Encrypt",
+        choices=["Encrypt", "Decrypt", "GetParameter", "GetSecretValue"],
     )
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--large", type=int, default=1300)

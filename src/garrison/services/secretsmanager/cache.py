@@ -11,8 +11,10 @@ What it holds, per node:
 A view holds everything a read and its authorisation need (the tags for
 ``aws:ResourceTag/*`` and ``secretsmanager:ResourceTag/*``, the resource policy
 for cross-account reads), so a cached GetSecretValue runs no SQL statement. The
-value stays sealed by the barrier; each read opens it, then decrypts the
-envelope's data key through KMS for the caller as before.
+value stays sealed by the barrier until a read opens it; what the barrier opens
+is the envelope (the data key encrypted by KMS, the value sealed under it), not
+the plaintext, so the view keeps it opened for the next reads. Each read
+decrypts the envelope's data key through KMS for the caller as before.
 
 The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
 state that was not committed:
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field
 
 from garrison.iam.policy import Policy, compile_policy
 from garrison.services.secretsmanager import store
-from garrison.services.secretsmanager.store import SealedVersion, Secret
+from garrison.services.secretsmanager.store import SealedVersion, Secret, Version
 from garrison.storage.writer import Tx
 
 MAX_ENTRIES = 65536
@@ -64,9 +66,35 @@ class SecretView:
     tag_context: dict[str, list[str]] = field(default_factory=dict)
     policy: Policy | None = None  # the compiled resource policy (None: none)
 
+    # The labelled versions once a read opened them: an opened value is the envelope
+    # (the data key encrypted by KMS, the value sealed under it), still encrypted, so
+    # keeping it spares each hit the barrier's AES-GCM open and a Version.
+    _opened: dict[str, Version] = field(default_factory=dict, compare=False, repr=False)
+    _sorted_stages: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
     @property
     def size(self) -> int:
         return sum(len(v.sealed or b"") for v in self.versions.values())
+
+    def stages_of(self, version_id: str) -> list[str]:
+        """The stages that label `version_id`, sorted (a new list: the caller's)."""
+        found = self._sorted_stages.get(version_id)
+        if found is None:
+            found = tuple(sorted(s for s, v in self.stages.items() if v == version_id))
+            self._sorted_stages[version_id] = found
+        return list(found)
+
+    def opened(self, tx: Tx, version_id: str) -> Version | None:
+        """The labelled version `version_id` with its value opened (None: not labelled)."""
+        found = self._opened.get(version_id)
+        if found is None:
+            sealed = self.versions.get(version_id)
+            if sealed is None:
+                return None
+            found = self._opened[version_id] = sealed.opened(tx, self.secret.secret_id)
+        return found
 
 
 def load_view(tx: Tx, secret: Secret) -> SecretView:

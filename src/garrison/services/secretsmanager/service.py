@@ -89,6 +89,8 @@ from garrison.services.secretsmanager.store import Secret, Version
 from garrison.services.secretsmanager.values import SecretValues, digest, same_value
 
 _ARN = re.compile(r"arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)")
+# GetSecretValue's condition keys when it names neither a version nor a stage
+_CURRENT_STAGE: dict[str, list[str]] = {"secretsmanager:VersionStage": [CURRENT]}
 _SUFFIX = string.ascii_letters + string.digits
 
 
@@ -171,14 +173,21 @@ class SecretsManager:
             self._authorize(call, operation, arn, None, extra)
             raise ResourceNotFoundException(NOT_FOUND)
         secret = view.secret
-        self.authorizer.authorize(
-            call,
-            ACTIONS[operation].action,
-            arn,
-            {"secretsmanager:SecretId": [arn], **extra, **view.tag_context},
-            resource_policy=view.policy,
-            resource_account=secret.account_id,
+        action = ACTIONS[operation].action
+        # A verdict no policy needed the context for (the common shapes) is kept by the
+        # authorizer: then no context is built (as KMS's access.py does).
+        verdict = self.authorizer.settled(
+            call, action, arn, resource_policy=view.policy, resource_account=secret.account_id
         )
+        if verdict is None or not verdict.allowed:
+            self.authorizer.authorize(
+                call,
+                action,
+                arn,
+                {"secretsmanager:SecretId": [arn], **extra, **view.tag_context},
+                resource_policy=view.policy,
+                resource_account=secret.account_id,
+            )
         call.audit_resource(RESOURCE_TYPE, secret.arn)
         refuse_on_replica(secret, operation)
         if secret.deleted_at is not None:
@@ -457,12 +466,16 @@ class SecretsManager:
             raise InvalidParameterException("VersionId must be 32 to 64 characters long.")
         if stage is not None:
             check_stage(stage)
-        extra: dict[str, list[str]] = {}
-        if version_id is not None:
-            extra["secretsmanager:VersionId"] = [version_id]
-        extra["secretsmanager:VersionStage"] = [stage or (CURRENT if version_id is None else "")]
-        if not extra["secretsmanager:VersionStage"][0]:
-            del extra["secretsmanager:VersionStage"]
+        extra: dict[str, list[str]]
+        if version_id is None and stage is None:
+            extra = _CURRENT_STAGE  # the common read: read only below (merged, copied)
+        else:
+            extra = {}
+            if version_id is not None:
+                extra["secretsmanager:VersionId"] = [version_id]
+            label = stage or (CURRENT if version_id is None else "")
+            if label:
+                extra["secretsmanager:VersionStage"] = [label]
         view = self._existing_view(call, operation, secret_id, extra)
         secret = view.secret
         held = view.stages
@@ -481,12 +494,9 @@ class SecretsManager:
                     "Secrets Manager can't find the specified secret value for VersionId: "
                     f"{version_id} and staging label: {stage}"
                 )
-        sealed = view.versions.get(chosen)
-        version = (
-            store.get_version(call.tx, secret.secret_id, chosen)  # not labelled: not cached
-            if sealed is None
-            else sealed.opened(call.tx, secret.secret_id)
-        )
+        version = view.opened(call.tx, chosen)
+        if version is None:  # not labelled: not cached
+            version = store.get_version(call.tx, secret.secret_id, chosen)
         if version is None or version.value is None or version.value_type is None:
             raise ResourceNotFoundException(
                 f"Secrets Manager can't find the specified secret value for VersionId: {chosen}"
@@ -497,8 +507,9 @@ class SecretsManager:
             store.update_secret(call.tx, secret.secret_id, last_accessed=today)
         if version.last_accessed != today:
             store.touch_version(call.tx, secret.secret_id, chosen, today)
-        stages = sorted(s for s, v in held.items() if v == chosen)
-        return Opened(secret, version, stages, NewValue(version.value_type, plaintext))
+        return Opened(
+            secret, version, view.stages_of(chosen), NewValue(version.value_type, plaintext)
+        )
 
     def batch_get(
         self,

@@ -13,7 +13,10 @@ A view holds everything authorising a read needs (the tags for
 parameter), so a cached GetParameter runs no SQL statement: its unit sends no
 SAVEPOINT and need not wait for the previous batch's commit. The value stays
 sealed by the barrier; each read opens it (a SecureString's is KMS's
-ciphertext, decrypted through KMS, whose own cache holds the key).
+ciphertext, decrypted through KMS, whose own cache holds the key). The one
+exception: a SecureString's value once opened is kept in its view, since what
+the barrier opens is KMS's ciphertext, not the plaintext (a String's opened
+value is its plaintext, and is opened again on each read).
 
 The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
 state that was not committed:
@@ -58,12 +61,20 @@ class ParameterView:
     # ``aws:ResourceTag/<key>`` -> [value], the parameter's tags as a request context
     tag_context: dict[str, list[str]] = field(default_factory=dict)
     policy: Policy | None = None  # the resource policies, as one (None: none)
+    arn: str = ""  # the parameter's ARN (`Parameter.arn` formats it on each use)
+    # A SecureString's latest version once a read opened it: its opened value is KMS's
+    # ciphertext, still encrypted, so keeping it spares each hit the barrier's AES-GCM
+    # open and a ParameterVersion. A String's opened value is its plaintext: never kept.
+    _opened: list[ParameterVersion] = field(default_factory=list, compare=False, repr=False)
 
     def latest_version(self, tx: Tx) -> ParameterVersion:
         """The latest version with its value opened."""
+        opened = self._opened
+        if opened:
+            return opened[0]
         latest = self.latest
         pid = self.parameter.parameter_id
-        return ParameterVersion(
+        version = ParameterVersion(
             parameter=latest.parameter,
             version=latest.version,
             type=latest.type,
@@ -78,6 +89,9 @@ class ParameterView:
             last_modified_user=latest.last_modified_user,
             labels=latest.labels,
         )
+        if version.secure:
+            opened.append(version)
+        return version
 
 
 def load_view(tx: Tx, parameter: Parameter) -> ParameterView | None:
@@ -90,6 +104,7 @@ def load_view(tx: Tx, parameter: Parameter) -> ParameterView | None:
         latest,
         {f"aws:ResourceTag/{k}": [v] for k, v in tags.items()},
         policy_of(tx, parameter),
+        parameter.arn,
     )
 
 

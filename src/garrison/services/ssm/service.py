@@ -103,6 +103,7 @@ from garrison.storage.sql import IntegrityError
 
 DEFAULT_MAX_STANDARD = 10_000
 DEFAULT_MAX_ADVANCED = 100_000
+MAX_REFERENCES = 4096  # names parsed and kept (`_reference`; at most ~8 MB), then all dropped
 
 
 class ParameterStore:
@@ -120,6 +121,8 @@ class ParameterStore:
         self.quotas = {STANDARD: max_standard, ADVANCED: max_advanced}
         self.publish = publish  # the event bus (None: events are not published)
         self.cache = ParameterCache()  # the reads' (cache.py)
+        # a read's Name -> (its reference, the spellings of its name), parsed once
+        self._references: dict[str, tuple[Reference | None, tuple[str, ...]]] = {}
 
     # -- authorisation -----------------------------------------------------------------
     def _authorize(
@@ -137,7 +140,10 @@ class ParameterStore:
             self.authorizer.authorize(call, ACTIONS[operation].action, arn, context)
             return
         if view is not None:
-            context.update(view.tag_context)
+            if context:
+                context.update(view.tag_context)
+            else:
+                context = view.tag_context  # read only: the authorizer copies what it merges
             policy = view.policy
         else:
             for key, value in store.tags_of(call.tx, parameter.parameter_id).items():
@@ -381,7 +387,8 @@ class ParameterStore:
             raise ParameterNotFound(f"Parameter {ref.given} not found.")
         if view is not None and ref.label is None and ref.version in (None, view.latest.version):
             latest = view.latest_version(call.tx)
-            return Resolved(latest, self.value_of(call, latest, with_decryption), ref.selector)
+            value = self.value_of(call, latest, with_decryption, view.arn)
+            return Resolved(latest, value, ref.selector)
         number: int | None = ref.version
         if ref.label is not None:
             number = store.labelled_version(call.tx, parameter.parameter_id, ref.label)
@@ -408,28 +415,46 @@ class ParameterStore:
             return store.find(call.tx, ref.account_id, ctx.region, spellings(ref.name))
         return self._find(call, ref.name)
 
-    def _view(self, call: Call, ref: Reference) -> ParameterView | None:
-        """`_lookup` through the read cache."""
+    def _reference(self, given: str) -> tuple[Reference | None, tuple[str, ...]]:
+        """`parse_reference(given)` and the spellings of its name, kept per `given`
+        (both depend on the text only): each GetParameter of a name parses it once."""
+        found = self._references.get(given)
+        if found is None:
+            ref = parse_reference(given)
+            found = (ref, spellings(ref.name) if ref is not None else ())
+            if len(self._references) >= MAX_REFERENCES:
+                self._references.clear()
+            self._references[given] = found
+        return found
+
+    def _view(
+        self, call: Call, ref: Reference, names: tuple[str, ...] | None = None
+    ) -> ParameterView | None:
+        """`_lookup` through the read cache (`names`: `spellings(ref.name)`, if known)."""
         ctx = call.ctx
-        if ref.region not in (None, ctx.region):
+        if ref.region is not None and ref.region != ctx.region:
             return None
         account_id = ctx.account_id if ref.account_id is None else ref.account_id
-        return self.cache.find(call.tx, account_id, ctx.region, spellings(ref.name))
+        return self.cache.find(call.tx, account_id, ctx.region, names or spellings(ref.name))
 
-    def value_of(self, call: Call, version: ParameterVersion, with_decryption: bool) -> str:
+    def value_of(
+        self, call: Call, version: ParameterVersion, with_decryption: bool, arn: str = ""
+    ) -> str:
+        """`arn`: the parameter's, if known (else formatted from `version`)."""
         if not version.secure:
             return version.stored.decode()
         if not with_decryption:
             return base64.b64encode(version.stored).decode()
-        return self.secure.decrypt(call, version.parameter.arn, version.key_id, version.stored)
+        arn = arn or version.parameter.arn
+        return self.secure.decrypt(call, arn, version.key_id, version.stored)
 
     def get(self, call: Call, name: str, with_decryption: bool) -> Resolved:
-        ref = parse_reference(name)
+        ref, names = self._reference(name)
         if ref is None:
             raise ParameterNotFound(f"Parameter {name} not found.")
-        view = self._view(call, ref)
+        view = self._view(call, ref, names)
         found = view.parameter if view is not None else None
-        arn = found.arn if found is not None else self._arn(call, ref.name)
+        arn = view.arn if view is not None else self._arn(call, ref.name)
         self._authorize(call, "GetParameter", arn, found, view=view)
         resolved = self._resolve(call, ref, found, with_decryption, view)
         call.audit_resource("AWS::SSM::Parameter", arn)
@@ -443,8 +468,8 @@ class ParameterStore:
         invalid: list[str] = []
         refs: list[tuple[str, Reference | None, ParameterView | None]] = []
         for given in dict.fromkeys(names):  # duplicates answered once
-            ref = parse_reference(given)
-            view = self._view(call, ref) if ref is not None else None
+            ref, spelled = self._reference(given)
+            view = self._view(call, ref, spelled) if ref is not None else None
             if ref is not None:
                 parameter = view.parameter if view is not None else None
                 arn = parameter.arn if parameter is not None else self._arn(call, ref.name)
