@@ -101,15 +101,7 @@ def tls_pg(tls_dir: Path) -> Iterator[PgCluster]:
     hba = cluster.root / "data" / "pg_hba.conf"
     lines = hba.read_text().splitlines()
     hba.write_text("\n".join("hostssl" + ln[4:] if ln.startswith("host ") else ln for ln in lines))
-    with psycopg.connect(
-        host=cluster.host,
-        port=cluster.port,
-        user=cluster.superuser,
-        password=cluster.superuser_password,
-        dbname="postgres",
-        autocommit=True,
-        sslmode="disable",
-    ) as conn:
+    with _superuser(cluster, "disable") as conn:
         conn.execute(f"ALTER SYSTEM SET ssl_cert_file = '{cluster.root / 'server.crt'}'")
         conn.execute(f"ALTER SYSTEM SET ssl_key_file = '{cluster.root / 'server.key'}'")
         conn.execute("ALTER SYSTEM SET ssl = on")
@@ -119,6 +111,18 @@ def tls_pg(tls_dir: Path) -> Iterator[PgCluster]:
     assert not _logs_in(cluster, cluster.superuser, cluster.superuser_password, "disable")
     yield cluster
     cluster.stop()
+
+
+def _superuser(cluster: PgCluster, sslmode: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        host=cluster.host,
+        port=cluster.port,
+        user=cluster.superuser,
+        password=cluster.superuser_password,
+        dbname="postgres",
+        autocommit=True,
+        sslmode=sslmode,
+    )
 
 
 def _logs_in(cluster: PgCluster, user: str, pw: str, sslmode: str) -> bool:
@@ -164,15 +168,7 @@ def _rotate(server: ServerProcess, creds: dict[str, Any]) -> tuple[Any, str, str
 
 def _user(cluster: PgCluster) -> tuple[str, str]:
     u, pw = f"tls_{secrets.token_hex(3)}", password()
-    with psycopg.connect(
-        host=cluster.host,
-        port=cluster.port,
-        user=cluster.superuser,
-        password=cluster.superuser_password,
-        dbname="postgres",
-        autocommit=True,
-        sslmode="require",
-    ) as conn:
+    with _superuser(cluster, "require") as conn:
         conn.execute(f"CREATE ROLE \"{u}\" WITH LOGIN PASSWORD '{pw}'")
     return u, pw
 
