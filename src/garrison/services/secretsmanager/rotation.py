@@ -740,7 +740,7 @@ class RotationEngine:
         try:
             if function is None:
                 raise RotationError(CANNOT_INVOKE)
-            _copy_current(client, secret.arn, version_id)
+            _copy_current(client, secret, version_id)
             event = {"Step": "testSecret", "SecretId": secret.arn, "ClientRequestToken": version_id}
             _run_step(function, event, client)
         except Exception as err:  # the function's failure, whatever it raised
@@ -776,10 +776,16 @@ class RotationEngine:
         self.db.write(unit)
 
 
-def _copy_current(client: _Client, arn: str, token: str) -> None:
+def _copy_current(client: _Client, secret: Secret, token: str) -> None:
     """The configuration test's AWSPENDING version: AWSCURRENT's value (once: a claim
     retried after a crash finds it there). A secret without AWSCURRENT keeps the empty
-    version, and testSecret fails on it as a template's would."""
+    version, and testSecret fails on it as a template's would.
+
+    The copy is written only while the test is still the secret's rotation, checked in
+    the copy's own transaction: a CancelRotateSecret that removed the test's version
+    meanwhile is never undone by a late copy (RotationError: the test ends, quietly).
+    """
+    arn = secret.arn
     try:
         client.get_secret_value(SecretId=arn, VersionId=token, VersionStage=PENDING)
         return
@@ -789,13 +795,18 @@ def _copy_current(client: _Client, arn: str, token: str) -> None:
         current = client.get_secret_value(SecretId=arn, VersionStage=CURRENT)
     except client.exceptions.ResourceNotFoundException:
         return
-    client.put_secret_value(
-        SecretId=arn,
-        ClientRequestToken=token,
-        VersionStages=[PENDING],
-        SecretString=current.get("SecretString"),
-        SecretBinary=current.get("SecretBinary"),
-    )
+    sm = client.engine.secrets
+    value = value_of(current.get("SecretString"), current.get("SecretBinary"))
+
+    def fn(call: Call) -> dict[str, Any]:
+        rotation = rotation_store.get(call.tx, secret.secret_id)
+        if rotation is None or rotation.version_id != token or rotation.step != TEST_ONLY:
+            raise RotationError("The rotation was cancelled.")
+        put, version_id, stages = sm.put_value(call, arn, token, value, [PENDING])
+        return {"ARN": put.arn, "Name": put.name, "VersionId": version_id, "VersionStages": stages}
+
+    params = {"secretId": arn, "clientRequestToken": token, "versionStages": [PENDING]}
+    client._call("PutSecretValue", False, params, fn)
 
 
 class RotationError(Exception):
