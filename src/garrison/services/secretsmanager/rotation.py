@@ -354,25 +354,33 @@ class _Client:
         SecretString: str | None = None,  # noqa: N803
         SecretBinary: bytes | None = None,  # noqa: N803
     ) -> dict[str, Any]:
+        return self._put(SecretId, ClientRequestToken, VersionStages, SecretString, SecretBinary)
+
+    def _put(
+        self,
+        secret_id: str,
+        token: str,
+        stages: list[str],
+        secret_string: str | None,
+        secret_binary: bytes | None,
+        guard: Callable[[Tx], None] | None = None,
+    ) -> dict[str, Any]:
+        """PutSecretValue; `guard` runs first in the put's own transaction and may refuse."""
         sm = self.engine.secrets
 
         def fn(call: Call) -> dict[str, Any]:
-            value = value_of(SecretString, SecretBinary)
-            secret, version_id, stages = sm.put_value(
-                call, SecretId, ClientRequestToken, value, VersionStages
-            )
+            if guard is not None:
+                guard(call.tx)
+            value = value_of(secret_string, secret_binary)
+            secret, version_id, held = sm.put_value(call, secret_id, token, value, stages)
             return {
                 "ARN": secret.arn,
                 "Name": secret.name,
                 "VersionId": version_id,
-                "VersionStages": stages,
+                "VersionStages": held,
             }
 
-        params = {
-            "secretId": SecretId,
-            "clientRequestToken": ClientRequestToken,
-            "versionStages": VersionStages,
-        }
+        params = {"secretId": secret_id, "clientRequestToken": token, "versionStages": stages}
         return self._call("PutSecretValue", False, params, fn)
 
     def update_secret_version_stage(
@@ -795,18 +803,20 @@ def _copy_current(client: _Client, secret: Secret, token: str) -> None:
         current = client.get_secret_value(SecretId=arn, VersionStage=CURRENT)
     except client.exceptions.ResourceNotFoundException:
         return
-    sm = client.engine.secrets
-    value = value_of(current.get("SecretString"), current.get("SecretBinary"))
 
-    def fn(call: Call) -> dict[str, Any]:
-        rotation = rotation_store.get(call.tx, secret.secret_id)
+    def still_testing(tx: Tx) -> None:
+        rotation = rotation_store.get(tx, secret.secret_id)
         if rotation is None or rotation.version_id != token or rotation.step != TEST_ONLY:
             raise RotationError("The rotation was cancelled.")
-        put, version_id, stages = sm.put_value(call, arn, token, value, [PENDING])
-        return {"ARN": put.arn, "Name": put.name, "VersionId": version_id, "VersionStages": stages}
 
-    params = {"secretId": arn, "clientRequestToken": token, "versionStages": [PENDING]}
-    client._call("PutSecretValue", False, params, fn)
+    client._put(
+        arn,
+        token,
+        [PENDING],
+        current.get("SecretString"),
+        current.get("SecretBinary"),
+        guard=still_testing,
+    )
 
 
 class RotationError(Exception):
