@@ -4,7 +4,8 @@ Builds a Garrison node on a fresh data directory (default settings: SQLite with
 synchronous=FULL, audit on), creates a key, then runs ``--concurrency`` tasks
 that each send pre-signed Encrypt (or Decrypt) requests straight to
 `Pipeline.handle` for ``--duration`` seconds. Separates Garrison's own cost from
-uvicorn's and wrk's, and reports the writer's batches (mean units per commit).
+uvicorn's and wrk's, and reports the writer's batches (mean units per commit) and
+each thread's CPU per call (the event loop's, the writer's, the committer's).
 
     python benchmarks/pipeline_inprocess.py [--operation Encrypt] [--duration 5]
         [--concurrency 32] [--data-dir DIR]
@@ -19,10 +20,12 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import secrets
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -88,9 +91,11 @@ async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None
             i += 1
 
     batches0, units0 = g.db.writer.batches, g.db.writer.units
+    threads0 = thread_cpu()
     cpu0 = time.process_time()
     await asyncio.gather(*(client(i * 31) for i in range(args.concurrency)))
     cpu = time.process_time() - cpu0
+    threads1 = thread_cpu()
     batches = g.db.writer.batches - batches0
     units = g.db.writer.units - units0
     latencies.sort()
@@ -103,6 +108,28 @@ async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None
         f"{cpu / (args.warmup + args.duration):.2f} cores, "
         f"{cpu / max(units, 1) * 1e6:.0f} us CPU per call"
     )
+    for name, (user, system) in sorted(threads1.items()):
+        user0, system0 = threads0.get(name, (0.0, 0.0))
+        print(
+            f"  thread {name:20s} user {(user - user0) / max(units, 1) * 1e6:5.1f} us"
+            f" + sys {(system - system0) / max(units, 1) * 1e6:5.1f} us per call"
+        )
+
+
+def thread_cpu() -> dict[str, tuple[float, float]]:
+    """User and system CPU seconds of each of this process's threads, by name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, tuple[float, float]] = {}
+    for task in Path("/proc/self/task").iterdir():
+        name = names.get(int(task.name), "other")
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        user, system = out.get(name, (0.0, 0.0))
+        out[name] = (user + int(fields[11]) / tick, system + int(fields[12]) / tick)
+    return out
 
 
 def main() -> None:

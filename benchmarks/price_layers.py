@@ -6,17 +6,22 @@ kms_throughput.py does (32 connections), and prints the server's user and
 system CPU per request:
 
     http          Pipeline.handle answers a canned Encrypt response at once:
-                  uvicorn, httptools and garrison.asgi only
+                  uvicorn's sockets, httptools and garrison.httpserver only
     writer        ... after a no-op writer unit: + the hand-off to the writer
                   thread, the batch commit and the answer back to the loop
     full          the real path
     no-sigv4      the real path, each signature check replaced by the first
                   one's result (what SigV4 verification costs)
+    no-rows       the real path, the audit events built and chained but their rows
+                  (and any other batch rows) never inserted
     no-audit      the real path without the audit view, event and chain row
+    no-sign       the real path, the batch's signed audit head with a dummy
+                  signature (what Ed25519 signing each batch costs)
 
     python benchmarks/price_layers.py [--duration 5] [--runs 2] [--variants full,http]
 
-Only Encrypt requests are altered (CreateKey and the set-up run normally).
+Only Encrypt requests are altered (CreateKey and the set-up run normally), except
+by ``no-rows`` and ``no-sign``, which alter every batch.
 Compare variants measured in one run, on a quiet machine if possible; the
 differences are the layers' costs. ``--serve VARIANT ...`` is the patched
 server itself (internal).
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("http", "writer", "full", "no-sigv4", "no-audit")
+VARIANTS = ("http", "writer", "full", "no-sigv4", "no-rows", "no-audit", "no-sign")
 _ENCRYPT = (b"x-amz-target", b"TrentService.Encrypt")
 _CANNED = (
     b'{"CiphertextBlob":"' + b"A" * 240 + b'","KeyId":"arn:aws:kms:us-east-1:000000000000:key/'
@@ -45,7 +50,9 @@ def serve(variant: str, argv: list[str]) -> int:
     from garrison import pipeline as p
     from garrison.audit.trail import AuditTrail
     from garrison.cli.main import main as garrison_main
+    from garrison.crypto.signing import DigestSigner
     from garrison.protocol.sigv4 import SigV4Verifier
+    from garrison.storage.writer import Tx
 
     real_handle = p.Pipeline.handle
     headers = [(b"content-type", b"application/x-amz-json-1.1"), (b"x-amzn-requestid", b"0" * 36)]
@@ -75,6 +82,10 @@ def serve(variant: str, argv: list[str]) -> int:
         setattr(p, "audit_view", lambda shape, value: None)  # noqa: B010
         setattr(p, "build_event", lambda record: {})  # noqa: B010
         setattr(AuditTrail, "append", lambda self, tx, event, **kw: None)  # noqa: B010
+    elif variant == "no-rows":
+        setattr(Tx, "insert_with_batch", lambda self, table, row: None)  # noqa: B010
+    elif variant == "no-sign":
+        setattr(DigestSigner, "sign", lambda self, message: bytes(64))  # noqa: B010
     sys.argv = ["garrison", *argv]
     return int(garrison_main())
 
