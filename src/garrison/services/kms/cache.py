@@ -6,29 +6,19 @@ What it holds, per node:
     (key id, version)         -> MaterialCipher (opened key material)
     (account, region, alias)  -> key id
 
-Rules that keep it from ever serving state that was not committed:
-
-- A miss reads the store inside the caller's unit, but the value enters the
-  cache only from `tx.after_commit`, i.e. once the batch that read it is
-  durable, and only if no invalidation happened since the read (a generation
-  counter): a unit or a batch that rolls back never leaves a trace here.
-- A unit that changes a key or alias drops the entries at once (so later units
-  of the same batch read the store) and again after commit.
-- `clear()` drops everything; the node's state-version poller calls it when
-  another node committed a change, so a remote change is seen within one poll.
-
-The writer thread reads and fills it; the poller clears it from another thread,
-hence the lock around fills, invalidations and misses (hits read without it).
+A unit that changes a key or alias drops its entries (`invalidate_key`,
+`invalidate_alias`); the rules that keep the cache from ever serving state that
+was not committed are `ReadCache`'s (services/common/readcache.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from garrison.iam.policy import Policy
+from garrison.services.common.readcache import ReadCache
 from garrison.services.kms import grant_store, store
 from garrison.services.kms.ciphertext import MaterialCipher
 from garrison.services.kms.domain import (
@@ -97,26 +87,16 @@ def load_view(tx: Tx, key_id: str) -> KeyView | None:
     return KeyView(key, compile_key_policy(key.policy), facts, cached)
 
 
-class KmsCache:
+class KmsCache(ReadCache):
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._max = max_entries
-        self._views: dict[str, KeyView] = {}
-        self._ciphers: dict[tuple[str, int], MaterialCipher] = {}
-        self._aliases: dict[tuple[str, str, str], str] = {}
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def generation(self) -> int:
-        """Moves on every invalidation: a value read at another generation may be stale."""
-        return self._generation
+        super().__init__(max_entries)
+        self._views: dict[str, KeyView] = self._table()
+        self._ciphers: dict[tuple[str, int], MaterialCipher] = self._table()
+        self._aliases: dict[tuple[str, str, str], str] = self._table()
 
     # -- reads -----------------------------------------------------------------
-    # Hits read the dict without the lock and build no loader closure: a dict read
-    # is atomic, and a hit racing an invalidation is the same race with the lock
-    # (the reader may take it first). Three lookups: 1.6 -> 0.4 us.
+    # Hits read the dict without the lock and build no loader closure (three
+    # lookups: 1.6 -> 0.4 us).
     def view(self, tx: Tx, key_id: str) -> KeyView | None:
         found = self._views.get(key_id)
         if found is not None:
@@ -153,53 +133,23 @@ class KmsCache:
         return self._get(tx, self._aliases, (account_id, region, name), load)
 
     def _get(self, tx: Tx, table: dict[K, V], key: K, load: Callable[[], V | None]) -> V | None:
-        with self._lock:
-            found = table.get(key)
-            generation = self._generation
-        if found is not None:
-            self.hits += 1
-            return found
-        self.misses += 1
+        generation = self.miss()
         value = load()
         if value is not None:
-            tx.after_commit(lambda: self._put(table, key, value, generation))
+            tx.after_commit(lambda: self.admit(generation, [(table, key, value)]))
         return value
-
-    def _put(self, table: dict[K, V], key: K, value: V, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return  # something changed since the read: let the next miss reload
-            if len(table) >= self._max:
-                table.clear()
-            table[key] = value
 
     # -- invalidation ------------------------------------------------------------
     def invalidate_key(self, tx: Tx, key_id: str, *, material: bool = False) -> None:
         """Drop a key's view (and its ciphers, when its material changed) now and at commit."""
 
-        def drop() -> None:
-            with self._lock:
-                self._generation += 1
-                self._views.pop(key_id, None)
-                if material:
-                    for cached in [c for c in self._ciphers if c[0] == key_id]:
-                        del self._ciphers[cached]
+        def remove() -> None:
+            self._views.pop(key_id, None)
+            if material:
+                for cached in [c for c in self._ciphers if c[0] == key_id]:
+                    del self._ciphers[cached]
 
-        drop()
-        tx.after_commit(drop)
+        self.drop(tx, remove)
 
     def invalidate_alias(self, tx: Tx, account_id: str, region: str, name: str) -> None:
-        def drop() -> None:
-            with self._lock:
-                self._generation += 1
-                self._aliases.pop((account_id, region, name), None)
-
-        drop()
-        tx.after_commit(drop)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._views.clear()
-            self._ciphers.clear()
-            self._aliases.clear()
+        self.drop(tx, lambda: self._aliases.pop((account_id, region, name), None))

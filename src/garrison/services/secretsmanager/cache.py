@@ -16,35 +16,24 @@ is the envelope (the data key encrypted by KMS, the value sealed under it), not
 the plaintext, so the view keeps it opened for the next reads. Each read
 decrypts the envelope's data key through KMS for the caller as before.
 
-The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
-state that was not committed:
-
-- A miss reads the store inside the caller's unit, but the view enters the
-  cache only from `tx.after_commit`, once the batch that read it is durable,
-  and only if no invalidation happened since the read (a generation counter).
-- Every write of a secret's rows goes through `store._changed`, which calls
-  `invalidate` here: the secret's view is dropped at once (later units of the
-  same batch read the store) and again after commit, and the unit is marked
-  changed so that the other nodes clear their caches. A new secret also drops
-  the lookups (a partial ARN may now name another secret).
-- `clear()` drops everything; the node's state-version poller calls it (through
-  `App.clear_caches` and the Secrets Manager provider) when another node
-  committed a change.
+Every write of a secret's rows goes through `store._changed`, which calls
+`invalidate` here (and marks the unit changed, so that the other nodes clear their
+caches); a new secret also drops the lookups (a partial ARN may now name another
+secret). The rules that keep the cache from ever serving state that was not
+committed are `ReadCache`'s (services/common/readcache.py).
 
 LastAccessedDate is a date (AWS keeps it per day): GetSecretValue writes it only
 when the day changed, which drops the view, so a secret's reads run SQL about
 once a day.
-
-The writer thread reads and fills it; the poller clears it from another thread,
-hence the lock around fills, invalidations and misses (hits read without it).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from garrison.iam.policy import Policy, compile_policy
+from garrison.services.common.readcache import ReadCache
 from garrison.services.secretsmanager import store
 from garrison.services.secretsmanager.store import SealedVersion, Secret, Version
 from garrison.storage.writer import Tx
@@ -110,17 +99,11 @@ def load_view(tx: Tx, secret: Secret) -> SecretView:
     )
 
 
-class SecretCache:
+class SecretCache(ReadCache):
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._max = max_entries
-        self._max_bytes = max_bytes
-        self._bytes = 0  # of the sealed values held (approximately: drops do not subtract)
-        self._views: dict[str, SecretView] = {}
-        self._lookups: dict[LookupKey, str] = {}
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries, max_bytes)
+        self._views: dict[str, SecretView] = self._table()
+        self._lookups: dict[LookupKey, str] = self._table()
         store.watch(self)
 
     # -- reads -----------------------------------------------------------------
@@ -134,53 +117,26 @@ class SecretCache:
             self.hits += 1
         return found
 
-    def generation(self) -> int:
-        with self._lock:
-            self.misses += 1
-            return self._generation
-
     def load(self, tx: Tx, key: LookupKey, secret: Secret, generation: int) -> SecretView:
         """The view of `secret`, read in the caller's unit after a miss on `key` (see
-        `generation`); it enters the cache once the unit's batch commits."""
+        `miss`); it enters the cache once the unit's batch commits."""
         view = load_view(tx, secret)
-        tx.after_commit(lambda: self._put(view, key, generation))
+        sid = secret.secret_id
+        entries: list[tuple[dict[Any, Any], Any, Any]] = [
+            (self._views, sid, view),
+            (self._lookups, key, sid),
+        ]
+        tx.after_commit(lambda: self.admit(generation, entries, view.size))
         return view
-
-    def _put(self, view: SecretView, key: LookupKey, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return  # something changed since the read: let the next miss reload
-            size = view.size
-            if (
-                len(self._views) >= self._max
-                or len(self._lookups) >= self._max
-                or self._bytes + size > self._max_bytes
-            ):
-                self._views.clear()
-                self._lookups.clear()
-                self._bytes = 0
-            self._bytes += size
-            sid = view.secret.secret_id
-            self._views[sid] = view
-            self._lookups[key] = sid
 
     # -- invalidation ------------------------------------------------------------
     def invalidate(self, tx: Tx, secret_id: str, *, lookups: bool = False) -> None:
-        """Drop a secret's view now and once the unit's batch commits."""
+        """Drop a secret's view (and every lookup, with `lookups`) now and once the unit's
+        batch commits."""
 
-        def drop() -> None:
-            with self._lock:
-                self._generation += 1
-                self._views.pop(secret_id, None)
-                if lookups:
-                    self._lookups.clear()
+        def remove() -> None:
+            self._views.pop(secret_id, None)
+            if lookups:
+                self._lookups.clear()
 
-        drop()
-        tx.after_commit(drop)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._views.clear()
-            self._lookups.clear()
-            self._bytes = 0
+        self.drop(tx, remove)

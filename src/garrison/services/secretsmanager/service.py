@@ -156,7 +156,7 @@ class SecretsManager:
         view = self.cache.cached(key)
         if view is not None:
             return view, view.secret.arn
-        generation = self.cache.generation()
+        generation = self.cache.miss()
         secret, arn = self._lookup(call, secret_id)
         if secret is None:
             return None, arn

@@ -18,29 +18,19 @@ exception: a SecureString's value once opened is kept in its view, since what
 the barrier opens is KMS's ciphertext, not the plaintext (a String's opened
 value is its plaintext, and is opened again on each read).
 
-The KmsCache's rules (services/kms/cache.py), which keep it from ever serving
-state that was not committed:
-
-- A miss reads the store inside the caller's unit, but the view enters the
-  cache only from `tx.after_commit`, once the batch that read it is durable,
-  and only if no invalidation happened since the read (a generation counter).
-- Every write of a parameter's rows goes through `store._changed`, which calls
-  `invalidate` here: the parameter's view is dropped at once (later units of
-  the same batch read the store) and again after commit, and the unit is marked
-  changed so that the other nodes clear their caches.
-- `clear()` drops everything; the node's state-version poller calls it (through
-  `App.clear_caches` and the SSM provider) when another node committed a change.
-
-The writer thread reads and fills it; the poller clears it from another thread,
-hence the lock around fills, invalidations and misses (hits read without it).
+Every write of a parameter's rows goes through `store._changed`, which calls
+`invalidate` here (and marks the unit changed, so that the other nodes clear
+their caches). The rules that keep the cache from ever serving state that was
+not committed are `ReadCache`'s (services/common/readcache.py).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from garrison.iam.policy import Policy
+from garrison.services.common.readcache import ReadCache
 from garrison.services.ssm import store
 from garrison.services.ssm.domain import Parameter, ParameterVersion
 from garrison.services.ssm.sharing import policy_of
@@ -108,17 +98,11 @@ def load_view(tx: Tx, parameter: Parameter) -> ParameterView | None:
     )
 
 
-class ParameterCache:
+class ParameterCache(ReadCache):
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._max = max_entries
-        self._max_bytes = max_bytes
-        self._bytes = 0  # of the sealed values held (approximately: drops do not subtract)
-        self._views: dict[str, ParameterView] = {}
-        self._names: dict[NameKey, str] = {}
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries, max_bytes)
+        self._views: dict[str, ParameterView] = self._table()
+        self._names: dict[NameKey, str] = self._table()
         store.watch(self)
 
     # -- reads -----------------------------------------------------------------
@@ -133,9 +117,7 @@ class ParameterCache:
             if found is not None:
                 self.hits += 1
                 return found
-        with self._lock:
-            generation = self._generation
-        self.misses += 1
+        generation = self.miss()
         parameter = store.find(tx, account_id, region, names)
         if parameter is None:
             return None
@@ -151,48 +133,20 @@ class ParameterCache:
         if found is not None and found.parameter == parameter:
             self.hits += 1
             return found
-        with self._lock:
-            generation = self._generation
-        self.misses += 1
+        generation = self.miss()
         view = load_view(tx, parameter)
         if view is not None:
             tx.after_commit(lambda: self._put(view, None, generation))
         return view
 
     def _put(self, view: ParameterView, key: NameKey | None, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation:
-                return  # something changed since the read: let the next miss reload
-            size = len(view.latest.stored)
-            if (
-                len(self._views) >= self._max
-                or len(self._names) >= self._max
-                or self._bytes + size > self._max_bytes
-            ):
-                self._views.clear()
-                self._names.clear()
-                self._bytes = 0
-            self._bytes += size
-            pid = view.parameter.parameter_id
-            self._views[pid] = view
-            if key is not None:
-                self._names[key] = pid
+        pid = view.parameter.parameter_id
+        entries: list[tuple[dict[Any, Any], Any, Any]] = [(self._views, pid, view)]
+        if key is not None:
+            entries.append((self._names, key, pid))
+        self.admit(generation, entries, len(view.latest.stored))
 
     # -- invalidation ------------------------------------------------------------
     def invalidate(self, tx: Tx, parameter_id: str) -> None:
         """Drop a parameter's view now and once the unit's batch commits."""
-
-        def drop() -> None:
-            with self._lock:
-                self._generation += 1
-                self._views.pop(parameter_id, None)
-
-        drop()
-        tx.after_commit(drop)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._views.clear()
-            self._names.clear()
-            self._bytes = 0
+        self.drop(tx, lambda: self._views.pop(parameter_id, None))
