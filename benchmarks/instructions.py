@@ -31,30 +31,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # Read through caches: every request is warmed, twice (a secret's first read of the day
 # writes its LastAccessedDate, which drops its cached view), so the count is of hits only.
 READS = ("GetParameter", "GetSecretValue")
-
-
-def sm_signed(creds: Any, operation: str, payload: dict[str, object]) -> Any:
-    """A pre-signed Secrets Manager request (JSON 1.1), as ssm_inprocess.signed for SSM."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    from garrison.pipeline import HttpRequest
-
-    body = json.dumps(payload).encode()
-    target = f"secretsmanager.{operation}"
-    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
-    request = AWSRequest(method="POST", url="http://127.0.0.1:4600/", data=body, headers=headers)
-    SigV4Auth(creds, "secretsmanager", "us-east-1").add_auth(request)
-    raw = [(b"host", b"127.0.0.1:4600"), (b"user-agent", b"garrison-benchmark/inprocess")]
-    raw += [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    return HttpRequest("POST", b"/", b"", raw, body, "127.0.0.1", False)
 
 
 def worker(operation: str, calls: int) -> None:
@@ -63,7 +44,6 @@ def worker(operation: str, calls: int) -> None:
 
     sys.path.insert(0, str(HERE))
     from pipeline_inprocess import signed
-    from ssm_inprocess import signed as ssm_signed
 
     from garrison.app import Garrison
     from garrison.config import Settings
@@ -87,16 +67,22 @@ def worker(operation: str, calls: int) -> None:
                 # GetParameter unit and its inner KMS Decrypt (two audit events)
                 put = {"Name": f"/bench/p{n:03d}", "Value": secrets.token_hex(32)}
                 put["Type"] = "SecureString"
-                assert (await pipeline.handle(ssm_signed(creds, "PutParameter", put))).status == 200
+                assert (
+                    await pipeline.handle(signed(creds, "PutParameter", put, "ssm"))
+                ).status == 200
                 get = {"Name": put["Name"], "WithDecryption": True}
-                requests.append(ssm_signed(creds, "GetParameter", get))
+                requests.append(signed(creds, "GetParameter", get, "ssm"))
             for n in range(200 if operation == "GetSecretValue" else 0):
                 # a secret under the AWS managed key, read by name: the GetSecretValue
                 # unit and its inner KMS Decrypt of the data key (two audit events)
                 create = {"Name": f"bench/s{n:03d}", "SecretString": secrets.token_hex(32)}
-                made = await pipeline.handle(sm_signed(creds, "CreateSecret", create))
+                made = await pipeline.handle(
+                    signed(creds, "CreateSecret", create, "secretsmanager")
+                )
                 assert made.status == 200, made.body
-                requests.append(sm_signed(creds, "GetSecretValue", {"SecretId": create["Name"]}))
+                requests.append(
+                    signed(creds, "GetSecretValue", {"SecretId": create["Name"]}, "secretsmanager")
+                )
             for _ in range(200 if operation in ("Encrypt", "Decrypt") else 0):
                 plaintext = base64.b64encode(secrets.token_bytes(100)).decode()
                 req = signed(creds, "Encrypt", {"KeyId": key_id, "Plaintext": plaintext})

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from botocore.auth import SigV4Auth
@@ -39,9 +40,15 @@ from garrison.config import Settings
 from garrison.pipeline import HttpRequest, Pipeline
 
 REGION = "us-east-1"
+# botocore's service name -> its X-Amz-Target prefix (JSON 1.1)
+TARGET_PREFIXES = {"kms": "TrentService", "ssm": "AmazonSSM", "secretsmanager": "secretsmanager"}
 
 
-def signed(creds: Credentials, operation: str, payload: dict[str, object]) -> HttpRequest:
+def signed(
+    creds: Credentials, operation: str, payload: dict[str, object], service: str = "kms"
+) -> HttpRequest:
+    """A pre-signed JSON 1.1 request of `service` (KMS by default), as Pipeline.handle
+    receives it from the HTTP front end."""
     body = json.dumps(payload).encode()
     request = AWSRequest(
         method="POST",
@@ -49,17 +56,17 @@ def signed(creds: Credentials, operation: str, payload: dict[str, object]) -> Ht
         data=body,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"TrentService.{operation}",
+            "X-Amz-Target": f"{TARGET_PREFIXES[service]}.{operation}",
         },
     )
-    SigV4Auth(creds, "kms", REGION).add_auth(request)
+    SigV4Auth(creds, service, REGION).add_auth(request)
     headers = [(b"host", b"127.0.0.1:4600"), (b"user-agent", b"garrison-benchmark/inprocess")]
     headers += [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
     headers.append((b"content-length", str(len(body)).encode()))
     return HttpRequest("POST", b"/", b"", headers, body, "127.0.0.1", False)
 
 
-async def call(pipeline: Pipeline, req: HttpRequest) -> dict[str, object]:
+async def call(pipeline: Pipeline, req: HttpRequest) -> dict[str, Any]:
     response = await pipeline.handle(req)
     if response.status != 200:
         raise SystemExit(f"{response.status}: {response.body!r}")
@@ -69,7 +76,7 @@ async def call(pipeline: Pipeline, req: HttpRequest) -> dict[str, object]:
 async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None:
     pipeline = g.pipeline
     created = await call(pipeline, signed(creds, "CreateKey", {}))
-    key_id = str(created["KeyMetadata"]["KeyId"])  # type: ignore[index]
+    key_id = str(created["KeyMetadata"]["KeyId"])
     requests = []
     for _ in range(args.requests):
         plaintext = base64.b64encode(secrets.token_bytes(100)).decode()

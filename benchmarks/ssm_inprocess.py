@@ -19,51 +19,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import secrets
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import uvloop
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from sqlalchemy import event
 
-from garrison.app import Garrison
-from garrison.config import Settings
-from garrison.pipeline import HttpRequest, Pipeline
+sys.path.insert(0, str(Path(__file__).parent))
+from pipeline_inprocess import call  # noqa: E402
+from pipeline_inprocess import signed as pipeline_signed  # noqa: E402
 
-REGION = "us-east-1"
+from garrison.app import Garrison  # noqa: E402
+from garrison.config import Settings  # noqa: E402
+from garrison.pipeline import HttpRequest  # noqa: E402
 
 
 def signed(creds: Credentials, operation: str, payload: dict[str, object]) -> HttpRequest:
-    body = json.dumps(payload).encode()
-    request = AWSRequest(
-        method="POST",
-        url="http://127.0.0.1:4600/",
-        data=body,
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"AmazonSSM.{operation}",
-        },
-    )
-    SigV4Auth(creds, "ssm", REGION).add_auth(request)
-    headers = [(b"host", b"127.0.0.1:4600"), (b"user-agent", b"garrison-benchmark/inprocess")]
-    headers += [(k.lower().encode(), v.encode()) for k, v in request.headers.items()]
-    headers.append((b"content-length", str(len(body)).encode()))
-    return HttpRequest("POST", b"/", b"", headers, body, "127.0.0.1", False)
-
-
-async def call(pipeline: Pipeline, req: HttpRequest) -> dict[str, Any]:
-    response = await pipeline.handle(req)
-    if response.status != 200:
-        raise SystemExit(f"{response.status}: {response.body!r}")
-    return dict(json.loads(response.body))
+    return pipeline_signed(creds, operation, payload, "ssm")
 
 
 async def run(args: argparse.Namespace, g: Garrison, creds: Credentials) -> None:
