@@ -86,7 +86,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -513,6 +513,107 @@ def wrk(url: str, script: Path, *, duration: float, connections: int) -> Run:
     )
 
 
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every throughput benchmark takes (kms_, ssm_, secrets_throughput.py)."""
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--profile", type=Path, help="directory for py-spy recordings of Garrison")
+    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="sample only the thread holding the GIL"
+    )
+    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples a second")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--garrison-command",
+        default=f"{sys.executable} -m garrison",
+        help="how to run `garrison` (for experiments: a wrapper that instruments it)",
+    )
+
+
+def checked_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse; check that wrk is there; note the load average before the runs."""
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return args
+
+
+HEADER = (
+    f"{'target':<12} {'op':<15} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+    f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
+)
+
+
+# what a run of the audited server checks after its timed run (given the Run), made
+# just before it (so that it can note where the store stood)
+AfterRun = Callable[[], Callable[[Run], None]]
+
+
+@dataclass
+class Bench:
+    """One benchmark's wrk runs: warm-up, timed run under an optional py-spy recording,
+    the server's CPU, and the audit trail's growth (`per_request` events a request)."""
+
+    args: argparse.Namespace
+    work: Path
+    runs: list[Run] = field(default_factory=list)
+    audit_ok: bool = True
+
+    def measure(
+        self,
+        name: str,
+        pid: int | None,
+        url: str,
+        op: str,
+        requests: list[bytes],
+        db: Path | None = None,
+        *,
+        per_request: int = 1,
+        after_run: AfterRun | None = None,
+    ) -> Run:
+        args = self.args
+        script = write_lua(self.work / f"{name}-{op}.lua", requests)
+        if args.warmup > 0:
+            before = audit_count(db) if db else 0
+            warm = wrk(url, script, duration=args.warmup, connections=args.connections)
+            if db is not None:
+                grown = settled_audit_count(db, before + per_request * warm.sent) - before
+                self.audit_ok = self.audit_ok and grown == per_request * warm.sent
+        before = audit_count(db) if db else 0
+        check = after_run() if after_run is not None and db is not None else None
+        out = None
+        if args.profile and pid is not None and name.startswith("garrison"):
+            ext = "svg" if args.profile_format == "flamegraph" else "txt"
+            out = args.profile / f"{name}-{op.lower()}.{ext}"
+        cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
+        with profiling(
+            pid or 0,
+            out,
+            args.profile_format,
+            args.duration,
+            gil=args.profile_gil,
+            rate=args.profile_rate,
+        ):
+            run = wrk(url, script, duration=args.duration, connections=args.connections)
+        if pid:
+            run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        run.target, run.operation = name, op
+        if db is not None:
+            expected = per_request * run.sent
+            run.audit_growth = settled_audit_count(db, before + expected) - before
+            self.audit_ok = self.audit_ok and run.audit_growth == expected
+            if check is not None:
+                check(run)
+        print(_fmt_run(run), flush=True)
+        self.runs.append(run)
+        return run
+
+
 def audit_count(db_file: Path) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)) as conn:
         return int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
@@ -720,77 +821,21 @@ def print_ratios(runs: list[Any], by: dict[tuple[str, str], Any], bare: Any | No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
-    parser.add_argument("--connections", type=int, default=32)
+    add_common_arguments(parser)
     parser.add_argument("--requests", type=int, default=1000, help="distinct signed requests")
     parser.add_argument("--plaintext-bytes", type=int, default=100)
-    parser.add_argument("--profile", type=Path, help="directory for py-spy recordings of Garrison")
-    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
-    parser.add_argument(
-        "--profile-gil", action="store_true", help="sample only the thread holding the GIL"
-    )
-    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples a second")
     parser.add_argument("--skip", action="append", default=[], choices=["bare", "moto"])
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument(
-        "--garrison-command",
-        default=f"{sys.executable} -m garrison",
-        help="how to run `garrison` (for experiments: a wrapper that instruments it)",
-    )
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install -y wrk")
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    args = checked_arguments(parser)
 
-    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="garrison-bench-"))
-    runs: list[Run] = []
-    audit_ok = True
+    bench = Bench(args, work)
 
     def measure(name: str, url: str, op: str, reqs: list[bytes], db: Path | None = None) -> Run:
-        nonlocal audit_ok
         probe(url, reqs[0], None if name == "bare" else op)  # before any audit count
-        script = write_lua(work / f"{name}-{op}.lua", reqs)
-        if args.warmup > 0:
-            before = audit_count(db) if db else 0
-            warm = wrk(url, script, duration=args.warmup, connections=args.connections)
-            if db is not None:
-                grown = settled_audit_count(db, before + warm.sent) - before
-                audit_ok = audit_ok and grown == warm.sent
-        before = audit_count(db) if db else 0
-        pid = server_pids.get(name)
-        out = None
-        if args.profile and pid is not None:
-            ext = "svg" if args.profile_format == "flamegraph" else "txt"
-            out = args.profile / f"{name}-{op.lower()}.{ext}"
-        cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
-        with profiling(
-            pid or 0,
-            out,
-            args.profile_format,
-            args.duration,
-            gil=args.profile_gil,
-            rate=args.profile_rate,
-        ):
-            run = wrk(url, script, duration=args.duration, connections=args.connections)
-        if pid:
-            run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
-        run.target, run.operation = name, op
-        if db is not None:
-            run.audit_growth = settled_audit_count(db, before + run.sent) - before
-            audit_ok = audit_ok and run.audit_growth == run.sent
-        print(_fmt_run(run), flush=True)
-        runs.append(run)
-        return run
+        return bench.measure(name, server_pids.get(name), url, op, reqs, db)
 
     server_pids: dict[str, int] = {}
-    header = (
-        f"{'target':<12} {'op':<15} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
-    )
-    print(header, flush=True)
+    print(HEADER, flush=True)
     try:
         server, target, db = start_garrison(work, args.garrison_command.split())
         server_pids["garrison"] = server.proc.pid
@@ -831,7 +876,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    return report(args, runs, audit_ok)
+    return report(args, bench.runs, bench.audit_ok)
 
 
 def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:

@@ -59,8 +59,8 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,80 +174,42 @@ def check_answer(endpoint: str, op: str, workload: Workload, *, bare: bool = Fal
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
-    parser.add_argument("--connections", type=int, default=32)
+    kt.add_common_arguments(parser)
     parser.add_argument("--requests", type=int, default=1000, help="secrets (and requests)")
     parser.add_argument("--plaintext-bytes", type=int, default=100, help="for --decrypt")
     parser.add_argument("--key", choices=["aws-managed", "customer"], default="aws-managed")
     parser.add_argument("--decrypt", action="store_true", help="also run KMS Decrypt")
     parser.add_argument("--skip", action="append", default=[], choices=["bare", "moto"])
-    parser.add_argument("--profile", type=Path, help="directory for py-spy recordings of Garrison")
-    parser.add_argument("--profile-format", default="flamegraph", choices=["flamegraph", "raw"])
-    parser.add_argument("--profile-gil", action="store_true")
-    parser.add_argument("--profile-rate", type=int, default=100)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--garrison-command", default=f"{sys.executable} -m garrison")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install -y wrk")
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
-    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    args = kt.checked_arguments(parser)
 
     work = Path(tempfile.mkdtemp(prefix="garrison-sm-bench-"))
-    runs: list[kt.Run] = []
-    audit_ok = True
+    bench = kt.Bench(args, work)
     plaintext_ok = False
     notes: list[str] = []
 
     def measure(
         name: str, pid: int, url: str, op: str, workload: Workload, db: Path | None = None
     ) -> None:
-        nonlocal audit_ok
         check_answer(url, op, workload, bare=name == "bare")  # before any audit count
-        per = EVENTS_PER_REQUEST[op]
-        script = kt.write_lua(work / f"{name}-{op}.lua", workload.requests)
-        if args.warmup > 0:
-            before = kt.audit_count(db) if db else 0
-            warm = kt.wrk(url, script, duration=args.warmup, connections=args.connections)
-            if db is not None:
-                grown = kt.settled_audit_count(db, before + per * warm.sent) - before
-                audit_ok = audit_ok and grown == per * warm.sent
-        before = kt.audit_count(db) if db else 0
-        names_before = audit_by_name(db) if db else Counter()
-        out = None
-        if args.profile and name == "garrison":
-            ext = "svg" if args.profile_format == "flamegraph" else "txt"
-            out = args.profile / f"{name}-{op.lower()}.{ext}"
-        cpu0, t0 = kt.cpu_seconds(pid), time.monotonic()
-        with kt.profiling(
-            pid,
-            out,
-            args.profile_format,
-            args.duration,
-            gil=args.profile_gil,
-            rate=args.profile_rate,
-        ):
-            run = kt.wrk(url, script, duration=args.duration, connections=args.connections)
-        run.server_cpu = (kt.cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
-        run.target, run.operation = name, op
-        if db is not None:
-            run.audit_growth = kt.settled_audit_count(db, before + per * run.sent) - before
-            audit_ok = audit_ok and run.audit_growth == per * run.sent
-            grown = audit_by_name(db) - names_before
-            want = Counter({k: n * run.sent for k, n in EVENT_NAMES[op].items()})
-            if grown != want:
-                audit_ok = False
-                notes.append(f"{op}: audit events by name {dict(grown)}, expected {dict(want)}")
-        print(kt._fmt_run(run), flush=True)
-        runs.append(run)
 
-    header = (
-        f"{'target':<12} {'op':<15} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'responses':>9} {'sent':>9} {'non2xx':>6} {'sockerr':>6} {'audit+':>8} {'cpu':>5}"
-    )
-    print(header, flush=True)
+        def by_name() -> Callable[[kt.Run], None]:
+            """The trail's events by name must grow by EVENT_NAMES[op] a request."""
+            assert db is not None
+            names_before = audit_by_name(db)
+
+            def check(run: kt.Run) -> None:
+                grown = audit_by_name(db) - names_before
+                want = Counter({k: n * run.sent for k, n in EVENT_NAMES[op].items()})
+                if grown != want:
+                    bench.audit_ok = False
+                    notes.append(f"{op}: audit events by name {dict(grown)}, expected {dict(want)}")
+
+            return check
+
+        per = EVENTS_PER_REQUEST[op]
+        bench.measure(name, pid, url, op, workload.requests, db, per_request=per, after_run=by_name)
+
+    print(kt.HEADER, flush=True)
     try:
         server, target, db = kt.start_garrison(work, args.garrison_command.split())
         try:
@@ -282,7 +244,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return report(args, runs, audit_ok, plaintext_ok, notes)
+    return report(args, bench.runs, bench.audit_ok, plaintext_ok, notes)
 
 
 def report(
