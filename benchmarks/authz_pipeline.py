@@ -109,7 +109,7 @@ async def load(
 async def run(args: argparse.Namespace, g: Garrison, root: Credentials, account: str) -> None:
     user = await make_user(g, root, account)
     created = await call(g.pipeline, signed(root, "CreateKey", {}))
-    key_id = str(created["KeyMetadata"]["KeyId"])  # type: ignore[index]
+    key_id = str(created["KeyMetadata"]["KeyId"])
     figures: dict[str, list[tuple[float, float]]] = {"root": [], "user": []}
     for _ in range(args.rounds):
         for name, creds in (("root", root), ("user", user)):
