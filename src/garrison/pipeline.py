@@ -559,24 +559,10 @@ def _append_inner(
     inner: list[InnerCall],
     on_audited: AuditedHook | None,
 ) -> None:
-    """Audit the calls a service made to another for the caller (`services.common.via`):
-    each its own event, by the same principal, ``invokedBy`` the calling service, whose
-    principal is also its source address and user agent (as CloudTrail records them)."""
+    """Audit the calls a service made to another for the caller (`services.common.via`),
+    each its own event (`CallRecord.for_inner`)."""
     for made in inner:
-        record = outer._replace(
-            event_id=made.event_id,
-            event_source=made.event_source,
-            event_name=made.event_name,
-            source_ip=made.invoked_by,
-            user_agent=made.invoked_by,
-            read_only=made.read_only,
-            request_parameters=made.request_parameters,
-            response_elements=None,
-            resources=made.resources,
-            error_code=made.error_code,
-            error_message=made.error_message,
-            invoked_by=made.invoked_by,
-        )
+        record = outer.for_inner(made)
         event = build_event(record)
         trail.append(tx, event, epoch=outer.event_time.timestamp(), resources=list(made.resources))
         if on_audited is not None and not made.read_only:

@@ -973,6 +973,27 @@ def test_a_replicated_secret_rotated_its_replicas_match_after_each_step(
     wait_rotated(sm, n, token3)
     run.join(timeout=30)
     assert check("the scheduled rotation's end")["AWSCURRENT"] == (token3, json.dumps({"n": 2}))
+    # the configuration test's copy reached the replicas through the engine: every KMS
+    # call for it, in each replica's Region too, audited as made by Secrets Manager
+    made: list[dict[str, Any]] = []
+    for page in (
+        server.client("cloudtrail")
+        .get_paginator("lookup_events")
+        .paginate(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GenerateDataKey"}],
+            PaginationConfig={"MaxItems": 1000},
+        )
+    ):
+        for event in page["Events"]:
+            record = json.loads(event["CloudTrailEvent"])
+            context = (record.get("requestParameters") or {}).get("encryptionContext") or {}
+            if context.get("SecretVersionId") == token2:
+                made.append(record)
+    key_regions = {r["ARN"].split(":")[3] for record in made for r in record["resources"]}
+    assert key_regions == {"us-east-1", *regions}  # the primary's copy and each replica's
+    for record in made:
+        assert record["userIdentity"]["invokedBy"] == "secretsmanager.amazonaws.com"
+        assert record["sourceIPAddress"] == record["userAgent"] == "secretsmanager.amazonaws.com"
     sm.cancel_rotate_secret(SecretId=n)
 
 

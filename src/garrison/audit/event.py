@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from garrison.context import Principal
+
+if TYPE_CHECKING:
+    from garrison.api import InnerCall
 
 EVENT_VERSION = "1.09"
 _IDENTITY_CACHE_LIMIT = 4096
@@ -42,6 +45,25 @@ class CallRecord(NamedTuple):
     error_message: str | None = None
     # set when another service made this call on the principal's behalf (InnerCall)
     invoked_by: str | None = None
+
+    def for_inner(self, made: InnerCall) -> CallRecord:
+        """The record of a call made to another service for this one (services.common.via):
+        its own event, by the same principal, ``invokedBy`` the calling service, which is
+        also its source address and user agent (as CloudTrail records them)."""
+        return self._replace(
+            event_id=made.event_id,
+            event_source=made.event_source,
+            event_name=made.event_name,
+            source_ip=made.invoked_by,
+            user_agent=made.invoked_by,
+            read_only=made.read_only,
+            request_parameters=made.request_parameters,
+            response_elements=None,
+            resources=made.resources,
+            error_code=made.error_code,
+            error_message=made.error_message,
+            invoked_by=made.invoked_by,
+        )
 
 
 def user_identity(principal: Principal | None, access_key_id: str) -> dict[str, Any]:

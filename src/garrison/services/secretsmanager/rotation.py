@@ -523,29 +523,24 @@ class RotationEngine:
             return
         call = self._service_call(tx, secret.account_id, secret.region, "ReplicateSecretVersion")
         self.secrets.replication.propagate(call, secret)
-        for made in call.inner:
-            self._audit(
-                tx,
-                CallRecord(
-                    event_id=made.event_id,
-                    request_id=call.ctx.request_id,
-                    event_time=call.ctx.now,
-                    event_source=made.event_source,
-                    event_name=made.event_name,
-                    region=call.ctx.region,
-                    source_ip=SERVICE,
-                    user_agent=SERVICE,
-                    principal=call.ctx.principal,
-                    access_key_id="",
-                    read_only=made.read_only,
-                    request_parameters=made.request_parameters,
-                    response_elements=None,
-                    resources=made.resources,
-                    error_code=made.error_code,
-                    error_message=made.error_message,
-                    invoked_by=SERVICE,
-                ),
-            )
+        ctx = call.ctx
+        outer = CallRecord(
+            event_id=ctx.event_id,
+            request_id=ctx.request_id,
+            event_time=ctx.now,
+            event_source=SERVICE,
+            event_name=ctx.operation,
+            region=ctx.region,
+            source_ip=SERVICE,
+            user_agent=SERVICE,
+            principal=ctx.principal,
+            access_key_id="",
+            read_only=False,
+            request_parameters=None,
+            response_elements=None,
+        )
+        for made in call.inner:  # each invoked by SERVICE, this call's own principal
+            self._audit(tx, outer.for_inner(made))
 
     def invoke(
         self,
