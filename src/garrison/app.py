@@ -538,7 +538,7 @@ class Garrison:
                 response_elements=None,
                 resources=(("AWS::KMS::Key", done.key_arn),),
             )
-            trail.append(tx, build_event(record), epoch=now.timestamp(), resources=record.resources)
+            trail.append(tx, build_event(record), epoch=now.timestamp())
             return True
 
         return bool(self.db.write(unit))

@@ -340,7 +340,7 @@ class Pipeline:
             if call.inner:  # calls made to other services for this one, audited first
                 _append_inner(trail, tx, record, call.inner, on_audited)
             event = build_event(record)
-            trail.append(tx, event, epoch=ctx.now.timestamp(), resources=call.resources)
+            trail.append(tx, event, epoch=ctx.now.timestamp())
             if on_audited is not None and not read_only:
                 on_audited(tx, event)
             return outcome
@@ -564,6 +564,6 @@ def _append_inner(
     for made in inner:
         record = outer.for_inner(made)
         event = build_event(record)
-        trail.append(tx, event, epoch=outer.event_time.timestamp(), resources=list(made.resources))
+        trail.append(tx, event, epoch=outer.event_time.timestamp())
         if on_audited is not None and not made.read_only:
             on_audited(tx, event)

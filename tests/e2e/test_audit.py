@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY_ID, ServerProcess
+from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, ServerProcess
 from tests.e2e.helpers import error, name, session_client
 
 
@@ -46,6 +46,48 @@ def test_every_call_is_audited_without_secrets(kms: Any, cloudtrail: Any) -> Non
     assert any(
         json.loads(e["CloudTrailEvent"]).get("errorCode") == "NotFoundException" for e in failed
     )
+
+
+def test_lookup_by_resource_is_exact_and_pages(kms: Any, cloudtrail: Any) -> None:
+    """Resources are matched in the event body: exactly (not the caller's own "arn" or
+    "type", not another case), and page by page past events that only look alike."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    key = kms.create_key(Description="resource lookups")["KeyMetadata"]
+    for _ in range(3):
+        kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    other = kms.create_key()["KeyMetadata"]
+    kms.encrypt(KeyId=other["KeyId"], Plaintext=b"x")
+
+    pages = list(
+        cloudtrail.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key["Arn"]}],
+            PaginationConfig={"PageSize": 1},
+        )
+    )
+    names = [e["EventName"] for page in pages for e in page["Events"]]
+    assert names == ["Encrypt", "Encrypt", "Encrypt", "CreateKey"]
+    assert sum(1 for page in pages if page["Events"]) == 4
+    assert lookup(cloudtrail, "ResourceName", key["Arn"].upper()) == []
+
+    by_type = cloudtrail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "ResourceType", "AttributeValue": "AWS::KMS::Key"}],
+        StartTime=start,
+    )["Events"]
+    arns = {r["ResourceName"] for e in by_type for r in e["Resources"]}
+    assert {key["Arn"], other["Arn"]} <= arns
+    assert all(any(r["ResourceType"] == "AWS::KMS::Key" for r in e["Resources"]) for e in by_type)
+    # the caller's userIdentity has {"type": "Root", "arn": ...}: not a resource
+    for attribute, value in [
+        ("ResourceType", "Root"),
+        ("ResourceName", f"arn:aws:iam::{ACCOUNT_ID}:root"),
+    ]:
+        out = cloudtrail.lookup_events(
+            LookupAttributes=[{"AttributeKey": attribute, "AttributeValue": value}],
+            StartTime=start,
+        )
+        assert out["Events"] == []
 
 
 def test_lookup_by_access_key_and_time(kms: Any, cloudtrail: Any) -> None:

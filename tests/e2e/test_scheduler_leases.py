@@ -12,6 +12,7 @@ verifies.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -64,11 +65,13 @@ def delete_key_events(url: str) -> dict[str, int]:
     """Key ARN -> how many DeleteKey events name it."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT r.resource_name, count(*) FROM audit_events e"
-            " JOIN audit_resources r ON r.node_id = e.node_id AND r.seq = e.seq"
-            " WHERE e.event_name = 'DeleteKey' GROUP BY r.resource_name"
+            "SELECT body FROM audit_events WHERE event_name = 'DeleteKey'"
         ).fetchall()
-    return {str(arn): int(n) for arn, n in rows}
+    found: dict[str, int] = {}
+    for (body,) in rows:
+        for resource in json.loads(body)["resources"]:
+            found[resource["ARN"]] = found.get(resource["ARN"], 0) + 1
+    return found
 
 
 def deleting_nodes(url: str) -> dict[str, int]:

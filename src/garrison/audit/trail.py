@@ -8,7 +8,7 @@ the trail rewrites its signed head, so a removed tail is detectable.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from garrison.audit.chain import GENESIS, canonical, head_message, link_hash
@@ -62,14 +62,7 @@ class AuditTrail:
         self._seq, self._hash = 0, GENESIS
         self._head = None  # the unit deleted the head row: write one again
 
-    def append(
-        self,
-        tx: Tx,
-        event: dict[str, Any],
-        *,
-        epoch: float,
-        resources: Sequence[tuple[str, str]] = (),
-    ) -> None:
+    def append(self, tx: Tx, event: dict[str, Any], *, epoch: float) -> None:
         prev_seq, prev_hash = self._seq, self._hash
         seq = prev_seq + 1
         body = canonical(event)
@@ -96,17 +89,6 @@ class AuditTrail:
                 "hash": digest,
             },
         )
-        for i, (rtype, rname) in enumerate(resources):
-            tx.insert_with_batch(
-                schema.audit_resources,
-                {
-                    "node_id": self.node_id,
-                    "seq": seq,
-                    "ordinal": i,
-                    "resource_type": rtype,
-                    "resource_name": rname,
-                },
-            )
         self._seq, self._hash = seq, digest
 
         def undo() -> None:

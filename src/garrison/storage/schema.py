@@ -719,14 +719,17 @@ sm_rotations = Table(
     Index("ix_sm_rotations_due", "next_attempt_at"),
 )
 
-# The audit trail: one hash chain per node, append-only.
+# The audit trail: one hash chain per node, append-only. Every index costs every
+# audited call a B-tree insert, so there are three: the chain's order (primary key),
+# event_id (LookupEvents by EventId) and (account_id, event_time) (every other lookup).
+# An event's resources live in its body only; LookupEvents filters on them there.
 audit_events = Table(
     "audit_events",
     metadata,
     Column("node_id", String(64), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("event_id", String(64), nullable=False, unique=True),
-    Column("event_time", Float, nullable=False, index=True),
+    Column("event_time", Float, nullable=False),
     Column("account_id", String(12), nullable=False),
     Column("region", String(32), nullable=False),
     Column("event_name", String(128), nullable=False),
@@ -738,16 +741,6 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_events_account_time", "account_id", "event_time"),
-)
-
-audit_resources = Table(
-    "audit_resources",
-    metadata,
-    Column("node_id", String(64), primary_key=True),
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("ordinal", Integer, primary_key=True, autoincrement=False),
-    Column("resource_type", String(128), nullable=False, index=True),
-    Column("resource_name", String(2048), nullable=False),
 )
 
 # The signed head of each chain, rewritten with every batch: a truncated tail
@@ -827,7 +820,6 @@ RESETTABLE = (
     kms_aliases,
     kms_key_versions,
     kms_keys,
-    audit_resources,
     audit_events,
     audit_heads,
     audit_digests,

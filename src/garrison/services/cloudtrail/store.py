@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from garrison.storage import schema
 from garrison.storage.sql import and_, or_, select
 from garrison.storage.writer import Tx
 
 _e = schema.audit_events
-_r = schema.audit_resources
 
 _COLUMN_FILTERS = {
     "EventId": _e.c.event_id,
@@ -44,6 +45,14 @@ class EventRow:
     resources: tuple[tuple[str, str], ...]
 
 
+# LookupAttributes matched in the event's body (its canonical JSON: sorted keys, so a
+# resource is {"ARN": ..., "accountId": ..., "type": ...}): the resource's member, and
+# its place in `EventRow.resources`.
+_RESOURCE_MEMBERS = {"ResourceType": ("type", 0), "ResourceName": ("ARN", 1)}
+# rows read at a time when a resource filter's matches are checked one by one
+_SCAN = 200
+
+
 def lookup(
     tx: Tx,
     *,
@@ -60,6 +69,7 @@ def lookup(
         conds.append(_e.c.event_time >= start)
     if end is not None:
         conds.append(_e.c.event_time <= end)
+    resource: tuple[int, str] | None = None  # (place in EventRow.resources, value)
     if attribute is not None:
         key, value = attribute
         if key in _COLUMN_FILTERS:
@@ -67,14 +77,37 @@ def lookup(
         elif key == "ReadOnly":
             conds.append(_e.c.read_only == (value.lower() == "true"))
         else:
-            column = _r.c.resource_type if key == "ResourceType" else _r.c.resource_name
-            conds.append(
-                select(_r.c.seq)
-                .where(_r.c.node_id == _e.c.node_id, _r.c.seq == _e.c.seq, column == value)
-                .exists()
-            )
+            # The body holds `"<member>":<value as JSON>` for a match: a narrowing in SQL
+            # (LIKE may ignore case, and other objects of the event have a "type"), then
+            # each candidate's resources are compared exactly.
+            member, place = _RESOURCE_MEMBERS[key]
+            needle = f'"{member}":{orjson.dumps(value).decode()}'
+            conds.append(_e.c.body.contains(needle, autoescape=True))
+            resource = (place, value)
+    if resource is None:
+        return [_row(r) for r in _page(tx, conds, after, limit)]
+    place, value = resource
+    found: list[EventRow] = []
+    while len(found) < limit:
+        rows = _page(tx, conds, after, _SCAN)
+        for r in rows:
+            row = _row(r)
+            if any(res[place] == value for res in row.resources):
+                found.append(row)
+                if len(found) == limit:
+                    break
+        if len(rows) < _SCAN:
+            break
+        last = rows[-1]
+        after = Cursor(float(last.event_time), last.node_id, int(last.seq))
+    return found
+
+
+def _page(tx: Tx, conds: list[Any], after: Cursor | None, limit: int) -> Sequence[Any]:
+    """Up to `limit` rows matching `conds`, newest first, after the cursor."""
     if after is not None:
-        conds.append(
+        conds = [
+            *conds,
             or_(
                 _e.c.event_time < after.event_time,
                 and_(_e.c.event_time == after.event_time, _e.c.node_id < after.node_id),
@@ -83,49 +116,30 @@ def lookup(
                     _e.c.node_id == after.node_id,
                     _e.c.seq < after.seq,
                 ),
-            )
+            ),
+        ]
+    return list(
+        tx.execute(
+            select(_e)
+            .where(and_(*conds))
+            .order_by(_e.c.event_time.desc(), _e.c.node_id.desc(), _e.c.seq.desc())
+            .limit(limit)
         )
-    rows = tx.execute(
-        select(_e)
-        .where(and_(*conds))
-        .order_by(_e.c.event_time.desc(), _e.c.node_id.desc(), _e.c.seq.desc())
-        .limit(limit)
-    ).all()
-    resources = _resources(tx, [(r.node_id, int(r.seq)) for r in rows])
-    return [
-        EventRow(
-            r.node_id,
-            int(r.seq),
-            r.event_id,
-            float(r.event_time),
-            r.event_name,
-            r.event_source,
-            bool(r.read_only),
-            r.username,
-            r.access_key_id,
-            r.body,
-            resources.get((r.node_id, int(r.seq)), ()),
-        )
-        for r in rows
-    ]
+    )
 
 
-def _resources(
-    tx: Tx, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], tuple[tuple[str, str], ...]]:
-    if not keys:
-        return {}
-    out: dict[tuple[str, int], list[tuple[str, str]]] = {}
-    nodes = {n for n, _ in keys}
-    seqs = [s for _, s in keys]
-    rows = tx.execute(
-        select(_r)
-        .where(_r.c.node_id.in_(nodes), _r.c.seq.in_(seqs))
-        .order_by(_r.c.node_id, _r.c.seq, _r.c.ordinal)
-    ).all()
-    wanted = set(keys)
-    for r in rows:
-        k = (r.node_id, int(r.seq))
-        if k in wanted:
-            out.setdefault(k, []).append((r.resource_type, r.resource_name))
-    return {k: tuple(v) for k, v in out.items()}
+def _row(r: Any) -> EventRow:
+    resources = orjson.loads(r.body).get("resources") or ()
+    return EventRow(
+        r.node_id,
+        int(r.seq),
+        r.event_id,
+        float(r.event_time),
+        r.event_name,
+        r.event_source,
+        bool(r.read_only),
+        r.username,
+        r.access_key_id,
+        r.body,
+        tuple((str(res["type"]), str(res["ARN"])) for res in resources),
+    )

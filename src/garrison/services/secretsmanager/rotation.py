@@ -460,9 +460,7 @@ class RotationEngine:
         event = build_event(record)
         if extra:
             event.update(extra)
-        self.trail.append(
-            tx, event, epoch=record.event_time.timestamp(), resources=record.resources
-        )
+        self.trail.append(tx, event, epoch=record.event_time.timestamp())
         if extra and extra.get("eventType") == "AwsServiceEvent":
             if self.publish is not None:  # EventBridge's form of a service event
                 published = api_call_event(str(uuid.uuid4()), event, record.event_time)
