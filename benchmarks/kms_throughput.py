@@ -760,6 +760,76 @@ def as_iam_user(target: Target) -> Target:
 
 
 # --------------------------------------------------------------------------
+# the three targets in turn (ssm_throughput.py, secrets_throughput.py)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    requests: list[bytes]
+    expected: list[str]  # what the first request's answer must hold (its value)
+
+
+# measure(name, server pid, url, operation, workload, Garrison's SQLite file or None)
+Measure = Callable[[str, int, str, str, Workload, Path | None], None]
+
+
+def measure_targets(
+    bench: Bench,
+    workloads: Callable[[Target], dict[str, Workload]],
+    measure: Measure,
+    check: Callable[[str, str, Workload], None],
+    *,
+    baseline: str,
+    notes: list[str],
+    after_garrison: Callable[[Path, dict[str, Workload]], None] | None = None,
+) -> None:
+    """Garrison, the bare ASGI app and moto_server one after the other (never two at
+    once), each stopped before the next starts; --skip bare|moto leaves one out.
+
+    Garrison (`start_garrison`: quotas off) gets every operation of
+    `workloads(target)`, then `after_garrison` (its SQLite file and those workloads)
+    while it still runs; the bare app gets Garrison's `baseline` requests; moto_server
+    gets every operation of its own `workloads(target)` that passes `check(url, op,
+    workload)`, the others are noted in `notes`. Afterwards the work directory is
+    removed and `args.load_after` set.
+    """
+    args = bench.args
+    print(HEADER, flush=True)
+    try:
+        server, target, db = start_garrison(bench.work, args.garrison_command.split())
+        try:
+            ops = workloads(target)
+            for op, workload in ops.items():
+                measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
+            if after_garrison is not None:
+                after_garrison(db, ops)
+        finally:
+            server.stop()
+        if "bare" not in args.skip:
+            bare = start_bare(bench.work)
+            try:
+                measure("bare", bare.proc.pid, bare.endpoint, baseline, ops[baseline], None)
+            finally:
+                bare.stop()
+        if "moto" not in args.skip:
+            moto, moto_target = start_moto(bench.work)
+            try:
+                for op, workload in workloads(moto_target).items():
+                    try:
+                        check(moto_target.endpoint, op, workload)
+                    except SystemExit as err:
+                        notes.append(f"moto does not serve {op} as AWS does: {err}")
+                        continue
+                    measure("moto", moto.proc.pid, moto_target.endpoint, op, workload, None)
+            finally:
+                moto.stop()
+    finally:
+        shutil.rmtree(bench.work, ignore_errors=True)
+    args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
 

@@ -52,17 +52,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import secrets
-import shutil
 import sqlite3
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +79,6 @@ EVENT_NAMES = {
     GET: {("secretsmanager.amazonaws.com", GET): 1, ("kms.amazonaws.com", "Decrypt"): 1},
     DECRYPT: {("kms.amazonaws.com", "Decrypt"): 1},
 }
-
-
-@dataclass(frozen=True)
-class Workload:
-    requests: list[bytes]
-    expected: list[str]  # what the first request's answer must hold (its value)
 
 
 def sm_client(target: kt.Target) -> Any:
@@ -115,7 +106,7 @@ def create_secrets(target: kt.Target, n: int, key_id: str | None) -> dict[str, s
     return values
 
 
-def get_secret_value_requests(target: kt.Target, values: dict[str, str]) -> Workload:
+def get_secret_value_requests(target: kt.Target, values: dict[str, str]) -> kt.Workload:
     """One pre-signed GetSecretValue per secret."""
     requests = [
         kt._raw_request(
@@ -127,16 +118,16 @@ def get_secret_value_requests(target: kt.Target, values: dict[str, str]) -> Work
         )
         for name in values
     ]
-    return Workload(requests, list(values.values()))
+    return kt.Workload(requests, list(values.values()))
 
 
 def sm_workloads(
     target: kt.Target, n: int, key: str, decrypt: bool, nbytes: int
-) -> dict[str, Workload]:
+) -> dict[str, kt.Workload]:
     key_id = kt.with_key(target).key_id if key == "customer" else None
     out = {GET: get_secret_value_requests(target, create_secrets(target, n, key_id))}
     if decrypt:
-        out[DECRYPT] = Workload(kt.decrypt_requests(kt.with_key(target), n, nbytes), [])
+        out[DECRYPT] = kt.Workload(kt.decrypt_requests(kt.with_key(target), n, nbytes), [])
     return out
 
 
@@ -159,7 +150,7 @@ def values_in_audit(db_file: Path, values: set[str]) -> int:
     return len(found & values)
 
 
-def check_answer(endpoint: str, op: str, workload: Workload, *, bare: bool = False) -> None:
+def check_answer(endpoint: str, op: str, workload: kt.Workload, *, bare: bool = False) -> None:
     """The first request, alone: 200 and (but for bare ASGI) the secret's value."""
     body = kt.probe(endpoint, workload.requests[0], "Decrypt" if op == DECRYPT else None)
     if bare or op == DECRYPT:
@@ -188,7 +179,7 @@ def main() -> int:
     notes: list[str] = []
 
     def measure(
-        name: str, pid: int, url: str, op: str, workload: Workload, db: Path | None = None
+        name: str, pid: int, url: str, op: str, workload: kt.Workload, db: Path | None
     ) -> None:
         check_answer(url, op, workload, bare=name == "bare")  # before any audit count
 
@@ -209,41 +200,22 @@ def main() -> int:
         per = EVENTS_PER_REQUEST[op]
         bench.measure(name, pid, url, op, workload.requests, db, per_request=per, after_run=by_name)
 
-    print(kt.HEADER, flush=True)
-    try:
-        server, target, db = kt.start_garrison(work, args.garrison_command.split())
-        try:
-            ops = sm_workloads(target, args.requests, args.key, args.decrypt, args.plaintext_bytes)
-            for op, workload in ops.items():
-                measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
-            leaked = values_in_audit(db, set(ops[GET].expected))
-            plaintext_ok = leaked == 0
-        finally:
-            server.stop()
-        if "bare" not in args.skip:
-            bare = kt.start_bare(work)
-            try:
-                measure("bare", bare.proc.pid, bare.endpoint, GET, ops[GET])
-            finally:
-                bare.stop()
-        if "moto" not in args.skip:
-            moto, moto_target = kt.start_moto(work)
-            try:
-                mops = sm_workloads(
-                    moto_target, args.requests, args.key, args.decrypt, args.plaintext_bytes
-                )
-                for op, workload in mops.items():
-                    try:
-                        check_answer(moto_target.endpoint, op, workload)
-                    except SystemExit as err:
-                        notes.append(f"moto does not serve {op} as AWS does: {err}")
-                        continue
-                    measure("moto", moto.proc.pid, moto_target.endpoint, op, workload)
-            finally:
-                moto.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    def workloads(target: kt.Target) -> dict[str, kt.Workload]:
+        return sm_workloads(target, args.requests, args.key, args.decrypt, args.plaintext_bytes)
+
+    def no_value_audited(db: Path, ops: dict[str, kt.Workload]) -> None:
+        nonlocal plaintext_ok
+        plaintext_ok = values_in_audit(db, set(ops[GET].expected)) == 0
+
+    kt.measure_targets(
+        bench,
+        workloads,
+        measure,
+        check_answer,
+        baseline=GET,
+        notes=notes,
+        after_garrison=no_value_audited,
+    )
     return report(args, bench.runs, bench.audit_ok, plaintext_ok, notes)
 
 

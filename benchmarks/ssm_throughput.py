@@ -54,13 +54,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
-import shutil
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +72,6 @@ SECURE = "GetParameter-Secure"
 STRING = "GetParameter-String"
 DECRYPT = "KMS-Decrypt"
 EVENTS_PER_REQUEST = {SECURE: 2, STRING: 1, DECRYPT: 1}
-
-
-@dataclass(frozen=True)
-class Workload:
-    requests: list[bytes]
-    expected: list[str]  # what the first request's answer must hold (its value)
 
 
 def ssm_client(target: kt.Target) -> Any:
@@ -109,7 +100,9 @@ def put_parameters(target: kt.Target, kind: str, n: int, key_id: str | None) -> 
     return values
 
 
-def get_parameter_requests(target: kt.Target, values: dict[str, str], *, decrypt: bool) -> Workload:
+def get_parameter_requests(
+    target: kt.Target, values: dict[str, str], *, decrypt: bool
+) -> kt.Workload:
     """One pre-signed GetParameter per parameter."""
     requests = [
         kt._raw_request(
@@ -121,12 +114,12 @@ def get_parameter_requests(target: kt.Target, values: dict[str, str], *, decrypt
         )
         for name in values
     ]
-    return Workload(requests, list(values.values()))
+    return kt.Workload(requests, list(values.values()))
 
 
 def ssm_workloads(
     target: kt.Target, n: int, key: str, skip: list[str], nbytes: int
-) -> dict[str, Workload]:
+) -> dict[str, kt.Workload]:
     key_id = None
     if key == "customer":
         key_id = kt.with_key(target).key_id
@@ -139,11 +132,11 @@ def ssm_workloads(
         values = put_parameters(target, "String", n, None)
         out[STRING] = get_parameter_requests(target, values, decrypt=False)
     if "decrypt" not in skip:
-        out[DECRYPT] = Workload(kt.decrypt_requests(kt.with_key(target), n, nbytes), [])
+        out[DECRYPT] = kt.Workload(kt.decrypt_requests(kt.with_key(target), n, nbytes), [])
     return out
 
 
-def check_answer(endpoint: str, op: str, workload: Workload, *, bare: bool = False) -> None:
+def check_answer(endpoint: str, op: str, workload: kt.Workload, *, bare: bool = False) -> None:
     """The first request, alone: 200 and (but for bare ASGI) the parameter's value."""
     body = kt.probe(endpoint, workload.requests[0], "Decrypt" if op == DECRYPT else None)
     if bare or op == DECRYPT:
@@ -172,45 +165,16 @@ def main() -> int:
     notes: list[str] = []
 
     def measure(
-        name: str, pid: int, url: str, op: str, workload: Workload, db: Path | None = None
+        name: str, pid: int, url: str, op: str, workload: kt.Workload, db: Path | None
     ) -> None:
         check_answer(url, op, workload, bare=name == "bare")  # before any audit count
         per = EVENTS_PER_REQUEST[op]
         bench.measure(name, pid, url, op, workload.requests, db, per_request=per)
 
-    print(kt.HEADER, flush=True)
-    try:
-        server, target, db = kt.start_garrison(work, args.garrison_command.split())
-        try:
-            ops = ssm_workloads(target, args.requests, args.key, args.skip, args.plaintext_bytes)
-            for op, workload in ops.items():
-                measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
-        finally:
-            server.stop()
-        if "bare" not in args.skip:
-            bare = kt.start_bare(work)
-            try:
-                measure("bare", bare.proc.pid, bare.endpoint, SECURE, ops[SECURE])
-            finally:
-                bare.stop()
-        if "moto" not in args.skip:
-            moto, moto_target = kt.start_moto(work)
-            try:
-                mops = ssm_workloads(
-                    moto_target, args.requests, args.key, args.skip, args.plaintext_bytes
-                )
-                for op, workload in mops.items():
-                    try:
-                        check_answer(moto_target.endpoint, op, workload)
-                    except SystemExit as err:
-                        notes.append(f"moto does not serve {op} as AWS does: {err}")
-                        continue
-                    measure("moto", moto.proc.pid, moto_target.endpoint, op, workload)
-            finally:
-                moto.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    def workloads(target: kt.Target) -> dict[str, kt.Workload]:
+        return ssm_workloads(target, args.requests, args.key, args.skip, args.plaintext_bytes)
+
+    kt.measure_targets(bench, workloads, measure, check_answer, baseline=SECURE, notes=notes)
     return report(args, bench.runs, bench.audit_ok, notes)
 
 
