@@ -4,6 +4,7 @@
 - `error(exc)`: a ClientError's (code, HTTP status); `error_of(exc)`: its (code, message);
 - `TRUST_ROOT`: a trust policy that lets this account's root assume the role;
 - `session_client`: a boto3 client signing with AssumeRole's (or any) credentials;
+- `iam_user`: a new IAM user with an access key and (optionally) an inline policy;
 - the `iam` fixture: a boto3 IAM client for the `server` under test.
 """
 
@@ -25,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
+from tests.e2e.policies import policy
 
 TRUST_ROOT = {
     "Version": "2012-10-17",
@@ -63,6 +65,20 @@ def session_client(server: ServerProcess, service: str, creds: dict[str, Any]) -
         aws_session_token=creds.get("SessionToken"),
         config=Config(retries={"total_max_attempts": 1}),
     )
+
+
+def iam_user(
+    iam: Any, prefix: str, *statements: dict[str, Any], policy_name: str = "p"
+) -> tuple[str, dict[str, Any]]:
+    """A new user of `iam`'s account named after `prefix`, holding an inline policy of
+    `statements` (none at all when there are none): its name and its access key."""
+    user = name(prefix)
+    iam.create_user(UserName=user)
+    if statements:
+        iam.put_user_policy(
+            UserName=user, PolicyName=policy_name, PolicyDocument=policy(*statements)
+        )
+    return user, dict(iam.create_access_key(UserName=user)["AccessKey"])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, ServerProcess
-from tests.e2e.helpers import error, name, session_client
+from tests.e2e.helpers import error, iam_user, session_client
 
 
 def lookup(cloudtrail: Any, key: str, value: str) -> list[dict[str, Any]]:
@@ -149,9 +149,7 @@ def _event(server: ServerProcess, seq: int) -> tuple[str, str]:
 
 def test_an_iam_user_reads_the_trail_only_when_a_policy_allows_it(server: ServerProcess) -> None:
     iam = server.client("iam")
-    user = name("auditor")
-    iam.create_user(UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    user, key = iam_user(iam, "auditor")
     trail = session_client(server, "cloudtrail", key)
     with pytest.raises(ClientError) as exc:
         trail.lookup_events(MaxResults=1)

@@ -28,7 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, ServerProcess, backend_server
-from tests.e2e.helpers import session_client
+from tests.e2e.helpers import iam_user, session_client
 from tests.e2e.test_authz_table import (
     Names,
     expect,
@@ -193,10 +193,9 @@ def test_the_cross_account_story(
     a_kms = org["a"]["kms"]
     key = a_kms.create_key()["KeyMetadata"]["Arn"]
     iam = admin["iam"]
-    iam.create_user(UserName="carol-story")
-    secret = iam.create_access_key(UserName="carol-story")["AccessKey"]
+    carol_name, secret = iam_user(iam, "carol-story")
     carol = session_client(org_server, "kms", secret)
-    carol_arn = f"arn:aws:iam::{account}:user/carol-story"
+    carol_arn = f"arn:aws:iam::{account}:user/{carol_name}"
 
     def denied(why: str) -> None:
         with pytest.raises(ClientError) as exc:
@@ -214,7 +213,7 @@ def test_the_cross_account_story(
     a_kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
     denied("because no identity-based policy allows the kms:Encrypt action")
     iam.put_user_policy(
-        UserName="carol-story", PolicyName="use-a-key",
+        UserName=carol_name, PolicyName="use-a-key",
         PolicyDocument=names.doc([{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt",
                                    "kms:DescribeKey"], "Resource": key}]),
     )  # fmt: skip

@@ -27,7 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
-from tests.e2e.helpers import error, name, session_client
+from tests.e2e.helpers import error, iam_user, name, session_client
 
 CLIENT_ID = "garrison-client"
 CLIENT_SECRET = "oauth-client-secret-value"  # noqa: S105 - a test's own secret
@@ -842,26 +842,12 @@ def test_refused_oauth_credentials_deauthorize_until_updated(
 def test_iam_policies_govern_connections_and_destinations(
     server: ServerProcess, events: Any
 ) -> None:
-    iam = server.client("iam")
-    user = name("eb-user")
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user,
-        PolicyName="describe-only",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["events:DescribeConnection", "events:ListConnections"],
-                        "Resource": "*",
-                    }
-                ],
-            }
-        ),
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    describe_only = {
+        "Effect": "Allow",
+        "Action": ["events:DescribeConnection", "events:ListConnections"],
+        "Resource": "*",
+    }
+    _, key = iam_user(server.client("iam"), "eb-user", describe_only)
     theirs = session_client(server, "events", key)
     conn = api_key_connection(events)
     assert theirs.describe_connection(Name=conn["Name"])["Name"] == conn["Name"]

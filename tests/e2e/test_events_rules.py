@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION, ServerProcess
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, iam_user, name, session_client
 from tests.e2e.test_aws_cli import AwsCli
 from tests.e2e.test_aws_cli import aws as aws  # the fixture: a clean CLI on sqlite_server
 
@@ -378,14 +378,9 @@ def test_target_roles_are_checked_with_pass_role(server: ServerProcess, events: 
     assert error(exc) == ("ValidationException", 400)
     events.put_targets(Rule=rule, Targets=[file_target(server, RoleArn=role_arn)])
     # a user allowed events:* but not iam:PassRole may not hand the role over
-    user = name("events-user")
-    iam.create_user(UserName=user)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "events:*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="events", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(
+        iam, "events-user", {"Effect": "Allow", "Action": "events:*", "Resource": "*"}
+    )
     as_user = session_client(server, "events", key)
     with pytest.raises(ClientError) as exc:
         as_user.put_targets(Rule=rule, Targets=[file_target(server, "u", RoleArn=role_arn)])
@@ -395,10 +390,7 @@ def test_target_roles_are_checked_with_pass_role(server: ServerProcess, events: 
 
 
 def test_a_caller_without_events_permissions_is_denied(server: ServerProcess) -> None:
-    iam = server.client("iam")
-    user = name("no-events")
-    iam.create_user(UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(server.client("iam"), "no-events")
     as_user = session_client(server, "events", key)
     with pytest.raises(ClientError) as exc:
         as_user.put_rule(Name=name("r"), EventPattern=PATTERN)
@@ -413,21 +405,15 @@ def test_source_detail_type_and_target_arn_condition_keys(
 ) -> None:
     """PutRule gives events:source / events:detail-type (the pattern's exact values) and
     PutTargets events:TargetArn, so policies can bind what a user may route where."""
-    iam = server.client("iam")
-    user = name("scoped")
-    iam.create_user(UserName=user)
     allowed_target = file_target(server, "ok")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "events:PutRule", "Resource": "*",
-             "Condition": {"StringEquals": {"events:source": "com.example.orders"}}},
-            {"Effect": "Allow", "Action": "events:PutTargets", "Resource": "*",
-             "Condition": {"StringEquals": {"events:TargetArn": allowed_target["Arn"]}}},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="scoped", PolicyDocument=json.dumps(policy))
-    as_user = session_client(server, "events", iam.create_access_key(UserName=user)["AccessKey"])
+    _, key = iam_user(
+        server.client("iam"), "scoped",
+        {"Effect": "Allow", "Action": "events:PutRule", "Resource": "*",
+         "Condition": {"StringEquals": {"events:source": "com.example.orders"}}},
+        {"Effect": "Allow", "Action": "events:PutTargets", "Resource": "*",
+         "Condition": {"StringEquals": {"events:TargetArn": allowed_target["Arn"]}}},
+    )  # fmt: skip
+    as_user = session_client(server, "events", key)
     rule = name("rule")
     as_user.put_rule(Name=rule, EventPattern=PATTERN)  # source com.example.orders
     with pytest.raises(ClientError) as exc:
@@ -650,10 +636,7 @@ def test_deeply_nested_json_is_refused_not_a_crash(server: ServerProcess, events
 
 
 def test_permissions_are_checked_before_existence(server: ServerProcess, events: Any) -> None:
-    iam = server.client("iam")
-    user = name("reader")
-    iam.create_user(UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(server.client("iam"), "reader")
     as_user = session_client(server, "events", key)
     for call in (as_user.describe_rule, as_user.delete_rule, as_user.disable_rule):
         with pytest.raises(ClientError) as exc:

@@ -12,7 +12,6 @@ request's own context is decided per request, never from a kept verdict.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -21,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerProcess
-from tests.e2e.helpers import error_of, name, session_client
+from tests.e2e.helpers import error_of, iam_user, name, session_client
 from tests.e2e.helpers import iam as iam  # the fixture
 from tests.e2e.policies import ALLOW_ROOT, deny, policy
 
@@ -58,13 +57,9 @@ def test_user_verdict_follows_its_identity_policy(
     server: ServerProcess, kms: Any, iam: Any
 ) -> None:
     key = kms.create_key()["KeyMetadata"]  # the default policy: delegation to IAM
-    user = iam.create_user(UserName=name("reuse"))["User"]["UserName"]
-    allow = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": key["Arn"]}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="use", PolicyDocument=json.dumps(allow))
-    user_kms = session_client(server, "kms", iam.create_access_key(UserName=user)["AccessKey"])
+    encrypt = {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": key["Arn"]}
+    user, secret = iam_user(iam, "reuse", encrypt, policy_name="use")
+    user_kms = session_client(server, "kms", secret)
     for _ in range(REPEAT):
         user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
 
@@ -73,7 +68,7 @@ def test_user_verdict_follows_its_identity_policy(
         message = denied(user_kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
         assert "because no identity-based policy allows the kms:Encrypt action" in message
 
-    iam.put_user_policy(UserName=user, PolicyName="use", PolicyDocument=json.dumps(allow))
+    iam.put_user_policy(UserName=user, PolicyName="use", PolicyDocument=policy(encrypt))
     for _ in range(REPEAT):
         user_kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
 
@@ -110,14 +105,9 @@ def test_a_verdict_kept_under_a_region_condition_follows_the_region(
 ) -> None:
     """A Condition on aws:RequestedRegion (a key the kept verdict's lookup holds) is
     kept per Region: the same user, action and resource decide anew in another Region."""
-    user = iam.create_user(UserName=name("region"))["User"]["UserName"]
-    allow = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*",
-                       "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="east", PolicyDocument=json.dumps(allow))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    east_only = {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}  # fmt: skip
+    user, key = iam_user(iam, "region", east_only)
     east = session_client(server, "iam", key)
     west = boto3.client(
         "iam",

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, ServerProcess
-from tests.e2e.helpers import TRUST_ROOT, error_of, name, session_client
+from tests.e2e.helpers import TRUST_ROOT, error_of, iam_user, name, session_client
 from tests.e2e.helpers import iam as iam  # the fixture
 from tests.e2e.policies import ALLOW_ROOT, deny, policy
 from tests.e2e.test_multinode import PROPAGATION_SECONDS, Pair, seconds_until
@@ -22,15 +22,10 @@ from tests.e2e.test_multinode import pair as pair  # the two-node fixture
 USE = ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"]
 
 
-def make_user(server: ServerProcess, iam: Any, policy_doc: dict[str, Any] | None = None) -> Any:
+def make_user(server: ServerProcess, iam: Any, *statements: dict[str, Any]) -> Any:
     """A user with an access key and (by default) no policy at all: (kms client, ARN)."""
-    user = iam.create_user(UserName=name("grantee"))["User"]
-    if policy_doc is not None:
-        iam.put_user_policy(
-            UserName=user["UserName"], PolicyName="p", PolicyDocument=json.dumps(policy_doc)
-        )
-    key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
-    return session_client(server, "kms", key), user["Arn"]
+    user, key = iam_user(iam, "grantee", *statements)
+    return session_client(server, "kms", key), f"arn:aws:iam::{ACCOUNT_ID}:user/{user}"
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -268,19 +263,14 @@ def test_create_grant_condition_keys_bind_the_grantor(
 ) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     only_encrypt = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {
-                    "ForAllValues:StringEquals": {"kms:GrantOperations": ["Encrypt"]},
-                    "Bool": {"kms:GrantIsForAWSResource": "false"},
-                    "StringEquals": {"kms:GrantConstraintType": "EncryptionContextSubset"},
-                },
-            }
-        ],
+        "Effect": "Allow",
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {
+            "ForAllValues:StringEquals": {"kms:GrantOperations": ["Encrypt"]},
+            "Bool": {"kms:GrantIsForAWSResource": "false"},
+            "StringEquals": {"kms:GrantConstraintType": "EncryptionContextSubset"},
+        },
     }
     grantor_kms, _ = make_user(server, iam, only_encrypt)
     grantee = f"arn:aws:iam::{ACCOUNT_ID}:user/someone"

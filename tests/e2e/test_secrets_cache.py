@@ -36,7 +36,7 @@ from tests.conftest import (
     pg_available,
     two_nodes,
 )
-from tests.e2e.helpers import error, session_client, within
+from tests.e2e.helpers import error, iam_user, session_client, within
 
 DAY = 86_400
 WEST = "us-west-2"
@@ -207,12 +207,8 @@ def test_update_secret_version_stage_is_read_at_once(sm: Any) -> None:
     assert sm.get_secret_value(SecretId=name, VersionId=second)["SecretString"] == "v2"
 
 
-def _reader(server: ServerProcess, iam_doc: dict[str, Any]) -> Any:
-    iam = server.client("iam")
-    user = f"sm-cache-{secrets.token_hex(3)}"
-    iam.create_user(UserName=user)
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(iam_doc))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+def _reader(server: ServerProcess, *statements: dict[str, Any]) -> Any:
+    user, key = iam_user(server.client("iam"), "sm-cache", *statements)
     return user, session_client(server, "secretsmanager", key)
 
 
@@ -228,15 +224,12 @@ def _readable(client: Any, name: str) -> bool:
 def test_tags_decide_a_cached_read(server: ServerProcess, sm: Any) -> None:
     name = new_name()
     sm.create_secret(Name=name, SecretString="v")
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-             "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
-            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
-        ],
-    }  # fmt: skip
-    _, client = _reader(server, doc)
+    _, client = _reader(
+        server,
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+    )  # fmt: skip
     assert not _readable(client, name) and not _readable(client, name)
     assert warm(sm, name) == ["v"] * 4  # the cache now holds the secret, no tags
     sm.tag_resource(SecretId=name, Tags=[{"Key": "stage", "Value": "open"}])
@@ -256,13 +249,8 @@ def test_tags_decide_a_cached_read(server: ServerProcess, sm: Any) -> None:
 def test_resource_policy_decides_a_cached_read(server: ServerProcess, sm: Any) -> None:
     name = new_name()
     arn = sm.create_secret(Name=name, SecretString="v")["ARN"]
-    allow_all = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],
-             "Resource": "*"},
-        ],
-    }  # fmt: skip
+    allow_all = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],
+                 "Resource": "*"}  # fmt: skip
     user, client = _reader(server, allow_all)
     assert _readable(client, name) and _readable(client, name)
     deny = {
@@ -406,19 +394,12 @@ def test_tags_changed_on_one_node_decide_reads_on_the_other(
     sm_a = a.client("secretsmanager")
     name = new_name()
     sm_a.create_secret(Name=name, SecretString="v")
-    iam = a.client("iam")
-    user = f"sm-cache-pair-{secrets.token_hex(3)}"
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-             "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
-            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(
+        a.client("iam"), "sm-cache-pair",
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+    )  # fmt: skip
     on_b = session_client(b, "secretsmanager", key)
 
     def readable() -> bool:

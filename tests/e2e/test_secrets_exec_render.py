@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.e2e.helpers import name
+from tests.e2e.helpers import iam_user, name
 from tests.e2e.test_ssm_exec_render import CHECK, base_env, garrison
 
 PASSWORD = "pw-never-printed-7f3a"
@@ -268,17 +268,8 @@ def test_a_user_without_get_secret_value_is_refused_cleanly(
     sm: Any, server: ServerProcess, env: dict[str, str], tmp_path: Path
 ) -> None:
     secret, _, _, _ = make_db_secret(sm)
-    iam = server.client("iam")
-    user = name("no-sm-read")
-    iam.create_user(UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    only_describe = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": "*"}
-        ],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="d", PolicyDocument=json.dumps(only_describe))
+    only_describe = {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": "*"}
+    _, key = iam_user(server.client("iam"), "no-sm-read", only_describe)
     env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
     template = tmp_path / "t.txt"
     reference = f"{{{{resolve:secretsmanager:{secret}::password}}}}"

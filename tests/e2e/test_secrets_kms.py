@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, BACKENDS, ServerProcess
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, iam_user, session_client
 from tests.e2e.test_at_rest import Needle, assert_absent, pg_rows, sqlite_bytes
 
 
@@ -107,19 +107,9 @@ def test_no_kms_decrypt_means_access_denied(server: ServerProcess, sm: Any, kms:
     key = kms.create_key(Description="sm guarded")["KeyMetadata"]
     n = f"guarded/{secrets.token_hex(4)}"
     sm.create_secret(Name=n, SecretString="guarded-value", KmsKeyId=key["Arn"])
-    iam = server.client("iam")
-    user = name("sm-reader")
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
-        ],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(
-        server, "secretsmanager", iam.create_access_key(UserName=user)["AccessKey"]
-    )
+    read = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+    user, access_key = iam_user(server.client("iam"), "sm-reader", read)
+    client = session_client(server, "secretsmanager", access_key)
     with pytest.raises(ClientError) as exc:
         client.get_secret_value(SecretId=n)
     code, message = error_of(exc)

@@ -10,7 +10,6 @@ excludes.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, ServerProcess
-from tests.e2e.helpers import error, session_client
-from tests.e2e.helpers import name as uname
+from tests.e2e.helpers import error, iam_user, session_client
 
 
 @pytest.fixture
@@ -171,25 +169,15 @@ def test_resource_tags_decide_iam_conditions(server: ServerProcess, sm: Any) -> 
     mine, theirs = f"tagged/{secrets.token_hex(4)}", f"tagged/{secrets.token_hex(4)}"
     sm.create_secret(Name=mine, SecretString="m", Tags=[{"Key": "team", "Value": "red"}])
     sm.create_secret(Name=theirs, SecretString="t", Tags=[{"Key": "team", "Value": "blue"}])
-    iam = server.client("iam")
-    user = uname("sm-red")
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"secretsmanager:ResourceTag/team": "red"}},
-            },
-            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
-        ],
+    red_only = {
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"secretsmanager:ResourceTag/team": "red"}},
     }
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(
-        server, "secretsmanager", iam.create_access_key(UserName=user)["AccessKey"]
-    )
+    decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    _, key = iam_user(server.client("iam"), "sm-red", red_only, decrypt)
+    client = session_client(server, "secretsmanager", key)
     with pytest.raises(ClientError) as exc:
         client.get_secret_value(SecretId=theirs)
     assert error(exc) == ("AccessDeniedException", 400)

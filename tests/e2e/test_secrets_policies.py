@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, BACKENDS, backend_server
-from tests.e2e.helpers import error, error_of, member_account, session_client
+from tests.e2e.helpers import error, error_of, iam_user, member_account, session_client
 
 A = ACCOUNT_ID
 
@@ -32,21 +32,13 @@ def two(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[dict[str, An
         server.client("organizations").create_organization(FeatureSet="ALL")
         b, admin = member_account(server, "consumer")
         b_iam = session_client(server, "iam", admin)
-        reader_policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},
-                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
-            ],
-        }
+        reader = [
+            {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+        ]
         clients: dict[str, Any] = {"server": server, "b": b}
-        for user, policy in (("reader", reader_policy), ("stranger", None)):
-            b_iam.create_user(UserName=user)
-            if policy is not None:
-                b_iam.put_user_policy(
-                    UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy)
-                )
-            key = b_iam.create_access_key(UserName=user)["AccessKey"]
+        for user, statements in (("reader", reader), ("stranger", [])):
+            _, key = iam_user(b_iam, user, *statements)
             clients[user] = session_client(server, "secretsmanager", key)
         clients["sm"] = server.client("secretsmanager")
         clients["kms"] = server.client("kms")

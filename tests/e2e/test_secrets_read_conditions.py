@@ -8,7 +8,6 @@ on a miss and on a hit, and a plain allow (whose verdict is kept) beside them.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -16,16 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerProcess
-from tests.e2e.helpers import error, session_client
+from tests.e2e.helpers import error, iam_user, session_client
 
 
 def _reader(server: ServerProcess, statements: list[dict[str, Any]]) -> Any:
-    iam = server.client("iam")
-    user = f"sm-cond-{secrets.token_hex(4)}"
-    iam.create_user(UserName=user)
-    document = {"Version": "2012-10-17", "Statement": statements}
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(document))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(server.client("iam"), "sm-cond", *statements)
     return session_client(server, "secretsmanager", key)
 
 

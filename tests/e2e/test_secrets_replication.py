@@ -28,7 +28,7 @@ from tests.conftest import (
     ServerProcess,
     make_client,
 )
-from tests.e2e.helpers import error_of, session_client
+from tests.e2e.helpers import error_of, iam_user, session_client
 
 WEST = "us-west-2"
 EU = "eu-west-1"
@@ -415,17 +415,9 @@ def test_bad_replication_request(
 
 def test_replicating_needs_replicate_secret_to_regions(server: ServerProcess, sm: Any) -> None:
     iam = server.client("iam")
-    user = f"repl-{secrets.token_hex(4)}"
-    iam.create_user(UserName=user)
     allow = ["secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "kms:*"]
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": allow, "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(
-        server, "secretsmanager", iam.create_access_key(UserName=user)["AccessKey"]
-    )
+    user, key = iam_user(iam, "repl", {"Effect": "Allow", "Action": allow, "Resource": "*"})
+    client = session_client(server, "secretsmanager", key)
     n = new_name()
     with pytest.raises(ClientError) as exc:
         client.create_secret(Name=n, SecretString="x", AddReplicaRegions=[{"Region": WEST}])
@@ -435,7 +427,11 @@ def test_replicating_needs_replicate_secret_to_regions(server: ServerProcess, sm
     with pytest.raises(ClientError) as exc:
         sm.describe_secret(SecretId=n)  # nothing created
     assert error_of(exc)[0] == "ResourceNotFoundException"
-    doc["Statement"][0]["Action"] = [*allow, "secretsmanager:ReplicateSecretToRegions"]
+    wider = [*allow, "secretsmanager:ReplicateSecretToRegions"]
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": wider, "Resource": "*"}],
+    }
     iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
     out = client.create_secret(Name=n, SecretString="x", AddReplicaRegions=[{"Region": WEST}])
     assert out["ReplicationStatus"][0]["Status"] == "InSync"

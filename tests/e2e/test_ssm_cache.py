@@ -31,7 +31,7 @@ from tests.conftest import (
     backend_server,
     two_nodes,
 )
-from tests.e2e.helpers import error, session_client, within
+from tests.e2e.helpers import error, iam_user, session_client, within
 
 PARAMETER = "Parameter"
 PROPAGATION_SECONDS = 1.0
@@ -165,20 +165,14 @@ def test_labels_and_unlabel(ssm: Any) -> None:
 def test_tags_decide_a_cached_read(server: ServerProcess, ssm: Any) -> None:
     name = f"{new_path()}/tagged"
     ssm.put_parameter(Name=name, Value="v", Type="String")
-    iam = server.client("iam")
-    user = f"cache-reader-{secrets.token_hex(3)}"
-    iam.create_user(UserName=user)
     resource = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{name}"
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-             "Resource": resource,
-             "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(server, "ssm", iam.create_access_key(UserName=user)["AccessKey"])
+    _, key = iam_user(
+        server.client("iam"), "cache-reader",
+        {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+         "Resource": resource,
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
+    )  # fmt: skip
+    client = session_client(server, "ssm", key)
 
     def readable() -> bool:
         try:
@@ -257,18 +251,8 @@ def account_b(server: ServerProcess) -> dict[str, Any]:
         RoleArn=f"arn:aws:iam::{b}:role/OrganizationAccountAccessRole", RoleSessionName="admin"
     )["Credentials"]
     b_iam = session_client(server, "iam", admin)
-    reader_policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-             "Resource": "*"},
-        ],
-    }  # fmt: skip
-    b_iam.create_user(UserName="reader")
-    b_iam.put_user_policy(
-        UserName="reader", PolicyName="p", PolicyDocument=json.dumps(reader_policy)
-    )
-    key = b_iam.create_access_key(UserName="reader")["AccessKey"]
+    read = {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": "*"}
+    _, key = iam_user(b_iam, "reader", read)
     return {"account": b, "reader": session_client(server, "ssm", key)}
 
 
@@ -340,18 +324,11 @@ def test_tags_changed_on_one_node_decide_reads_on_the_other(
     ssm_a = a.client("ssm")
     name = f"{new_path()}/multi-tagged"
     ssm_a.put_parameter(Name=name, Value="v", Type="String")
-    iam = a.client("iam")
-    user = f"cache-pair-{secrets.token_hex(3)}"
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*",
-             "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(
+        a.client("iam"), "cache-pair",
+        {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
+    )  # fmt: skip
     on_b = session_client(b, "ssm", key)
 
     def readable() -> bool:

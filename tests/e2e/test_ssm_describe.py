@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION, ServerProcess
-from tests.e2e.helpers import error_of, name, session_client
+from tests.e2e.helpers import error_of, iam_user, session_client
 from tests.e2e.test_ssm_cli import CLI_EXIT_SERVICE_ERROR, Aws
 from tests.e2e.test_ssm_cli import aws as aws  # the AWS CLI fixture
 
@@ -238,18 +238,12 @@ def test_authorised_on_star_not_narrowed_per_parameter(server: ServerProcess, ss
     ssm.put_parameter(Name=f"{root}/open", Value="1", Type="String")
     ssm.put_parameter(Name=f"{root}/closed", Value="2", Type="String")
     iam = server.client("iam")
-    user = name("describer")
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
-            {"Effect": "Allow", "Action": "ssm:GetParameter",
-             "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{root}/open"},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(
+        iam, "describer",
+        {"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ssm:GetParameter",
+         "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{root}/open"},
+    )  # fmt: skip
     client = session_client(server, "ssm", key)
     # AWS lists the metadata of every parameter: GetParameter rights do not narrow it
     assert sorted(_names(client, ParameterFilters=[_under(root)])) == [
@@ -260,9 +254,7 @@ def test_authorised_on_star_not_narrowed_per_parameter(server: ServerProcess, ss
         client.get_parameter(Name=f"{root}/closed")
     assert error_of(exc)[0] == "AccessDeniedException"
     # without ssm:DescribeParameters: denied, on resource *
-    other = name("nodescribe")
-    iam.create_user(UserName=other)
-    key2 = iam.create_access_key(UserName=other)["AccessKey"]
+    _, key2 = iam_user(iam, "nodescribe")
     with pytest.raises(ClientError) as exc:
         session_client(server, "ssm", key2).describe_parameters()
     code, message = error_of(exc)

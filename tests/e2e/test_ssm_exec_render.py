@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, ServerProcess
-from tests.e2e.helpers import name
+from tests.e2e.helpers import iam_user, name
 
 # The child: compares its environment with EXPECTED (JSON) and UNSET (JSON list).
 CHECK_ENV = """
@@ -354,15 +354,8 @@ def test_a_user_without_get_parameter_is_refused_cleanly(
 ) -> None:
     prefix = "/" + name("denied")
     ssm.put_parameter(Name=f"{prefix}/pw", Value=SECRET, Type="SecureString")
-    iam = server.client("iam")
-    user = name("no-ssm-read")
-    iam.create_user(UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    only_describe = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="d", PolicyDocument=json.dumps(only_describe))
+    only_describe = {"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"}
+    _, key = iam_user(server.client("iam"), "no-ssm-read", only_describe)
     env.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
     template = tmp_path / "t.txt"
     reference = f"{{{{resolve:ssm-secure:{prefix}/pw}}}}"

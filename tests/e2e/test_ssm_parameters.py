@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from garrison.services.ssm.actions import ACTIONS
 from tests.conftest import ACCOUNT_ID, BACKENDS, REGION, ServerProcess
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, iam_user, name, session_client
 from tests.e2e.test_multinode import Pair
 from tests.e2e.test_multinode import pair as pair  # the two-node fixture (PostgreSQL)
 
@@ -379,30 +379,23 @@ def test_quotas_per_tier_on_a_dedicated_server(fresh_server_factory: Any, backen
 
 
 def test_iam_policies_decide_on_the_parameter_arn(server: ServerProcess, ssm: Any) -> None:
-    iam = server.client("iam")
     team = path("team")
     ssm.put_parameter(Name=f"{team}/ok", Value="1", Type="String")
     ssm.put_parameter(Name=f"{team}/no", Value="2", Type="String")
     ssm.put_parameter(
         Name=f"{team}/tagged", Value="3", Type="String", Tags=[{"Key": "env", "Value": "prod"}]
     )
-    user = name("ssm-user")
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"],
-             "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{team}/*"},
-            {"Effect": "Deny", "Action": "ssm:GetParameter",
-             "Resource": arn(f"{team}/no")},
-            {"Effect": "Deny", "Action": "ssm:GetParameter", "Resource": "*",
-             "Condition": {"StringEquals": {"aws:ResourceTag/env": "prod"}}},
-            {"Effect": "Deny", "Action": "ssm:PutParameter", "Resource": "*",
-             "Condition": {"StringEquals": {"ssm:Overwrite": "true"}}},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _, key = iam_user(
+        server.client("iam"), "ssm-user",
+        {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+         "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{team}/*"},
+        {"Effect": "Deny", "Action": "ssm:GetParameter",
+         "Resource": arn(f"{team}/no")},
+        {"Effect": "Deny", "Action": "ssm:GetParameter", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/env": "prod"}}},
+        {"Effect": "Deny", "Action": "ssm:PutParameter", "Resource": "*",
+         "Condition": {"StringEquals": {"ssm:Overwrite": "true"}}},
+    )  # fmt: skip
     client = session_client(server, "ssm", key)
     assert client.get_parameter(Name=f"{team}/ok")["Parameter"]["Value"] == "1"
     for denied in (f"{team}/no", f"{team}/tagged", path("elsewhere")):

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, BACKENDS, REGION, ServerProcess
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, iam_user, session_client
 from tests.e2e.test_at_rest import Needle, assert_absent, pg_rows, sqlite_bytes
 
 
@@ -123,15 +123,10 @@ def test_no_kms_decrypt_means_access_denied(server: ServerProcess, ssm: Any, kms
     key = kms.create_key(Description="guarded")["KeyMetadata"]
     p = path()
     ssm.put_parameter(Name=p, Value="guarded-value", Type="SecureString", KeyId=key["KeyId"])
+    read = {"Effect": "Allow", "Action": "ssm:GetParameter*", "Resource": "*"}
     iam = server.client("iam")
-    user = name("ssm-reader")
-    iam.create_user(UserName=user)
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(server, "ssm", iam.create_access_key(UserName=user)["AccessKey"])
+    user, access_key = iam_user(iam, "ssm-reader", read)
+    client = session_client(server, "ssm", access_key)
     assert client.get_parameter(Name=p)["Parameter"]["Value"] != "guarded-value"
     with pytest.raises(ClientError) as exc:
         client.get_parameter(Name=p, WithDecryption=True)
@@ -144,7 +139,8 @@ def test_no_kms_decrypt_means_access_denied(server: ServerProcess, ssm: Any, kms
         client.get_parameters(Names=[p], WithDecryption=True)
     assert error(exc) == ("AccessDeniedException", 400)
     # with kms:Decrypt on the key (the key policy delegates to IAM), it reads
-    doc["Statement"].append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]})
+    decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]}
+    doc = {"Version": "2012-10-17", "Statement": [read, decrypt]}
     iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
     got = client.get_parameter(Name=p, WithDecryption=True)["Parameter"]
     assert got["Value"] == "guarded-value"

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION, ServerProcess
-from tests.e2e.helpers import error, error_of, name, session_client
+from tests.e2e.helpers import error, error_of, iam_user, session_client
 from tests.e2e.test_ssm_cli import Aws
 from tests.e2e.test_ssm_cli import aws as aws  # the AWS CLI fixture
 
@@ -111,22 +111,16 @@ def test_unknown_parameter_and_other_resource_types(ssm: Any) -> None:
 
 def test_resource_tags_decide_iam_conditions(server: ServerProcess, ssm: Any) -> None:
     p = _param(ssm)
-    iam = server.client("iam")
-    user = name("tagger")
-    iam.create_user(UserName=user)
     resource = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{p}"
-    doc = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": resource,
-             "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
-            {"Effect": "Allow", "Action": "ssm:AddTagsToResource", "Resource": resource,
-             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["owner"]}}},
-            {"Effect": "Allow", "Action": "ssm:ListTagsForResource", "Resource": resource},
-        ],
-    }  # fmt: skip
-    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(doc))
-    client = session_client(server, "ssm", iam.create_access_key(UserName=user)["AccessKey"])
+    _, key = iam_user(
+        server.client("iam"), "tagger",
+        {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": resource,
+         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "open"}}},
+        {"Effect": "Allow", "Action": "ssm:AddTagsToResource", "Resource": resource,
+         "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["owner"]}}},
+        {"Effect": "Allow", "Action": "ssm:ListTagsForResource", "Resource": resource},
+    )  # fmt: skip
+    client = session_client(server, "ssm", key)
     with pytest.raises(ClientError) as exc:
         client.get_parameter(Name=p)
     assert error(exc) == ("AccessDeniedException", 400)

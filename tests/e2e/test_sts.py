@@ -23,7 +23,7 @@ from tests.conftest import (
     ServerProcess,
     make_client,
 )
-from tests.e2e.helpers import error_of, session_client
+from tests.e2e.helpers import error_of, iam_user, session_client
 from tests.e2e.policies import ALLOW_ROOT, policy
 
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT_ID}:root"
@@ -364,9 +364,7 @@ def test_presigned_get_caller_identity_with_session_credentials(
 def test_an_iam_user_assumes_a_role_its_account_trusts_only_with_an_identity_policy(
     server: ServerProcess, iam: Any, role: Any
 ) -> None:
-    name = "u-" + uuid.uuid4().hex[:10]
-    iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
+    name, key = iam_user(iam, "u")
     as_user = make_client(
         server.endpoint, "sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"]
     )
