@@ -24,12 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
-from garrison.storage.engine import MIGRATIONS, make_engine
-from tests.conftest import BACKENDS, create_pg_database, drop_pg_database, pg_available
+from tests.conftest import BACKENDS
+from tests.storage.stores_at import migrate, store_at
 
 BEFORE, AFTER = "0008", "0009"
 
@@ -79,17 +77,6 @@ UPGRADED_ACTIONS = [
     ("p1", 0, "NoChangeNotification", 2, 50.0),
     ("p1", 1, "Expiration", 2, 100.0),
 ]
-
-
-def _migrate(engine: Engine, direction: str, revision: str) -> None:
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        if direction == "upgrade":
-            command.upgrade(config, revision)
-        else:
-            command.downgrade(config, revision)
 
 
 def _policies(engine: Engine) -> dict[tuple[str, int], Any]:
@@ -164,27 +151,15 @@ def _seed_old_format(engine: Engine) -> None:
 @pytest.fixture(params=BACKENDS)
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A new database of this test's own, at 0008, holding the old-format rows."""
-    postgresql = request.param == "postgresql"
-    if postgresql:
-        assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
-        url = create_pg_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'garrison.db'}"
-    engine = make_engine(url, pool=False, writer=False)
-    try:
-        _migrate(engine, "upgrade", BEFORE)
+    with store_at(request.param, tmp_path, BEFORE) as engine:
         _seed_old_format(engine)
         yield engine
-    finally:
-        engine.dispose()
-        if postgresql:
-            drop_pg_database(url)
 
 
 def test_upgrade_gives_each_policy_its_status_and_keys_actions_by_index(
     old_store: Engine,
 ) -> None:
-    _migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "upgrade", AFTER)
 
     assert _policies(old_store) == UPGRADED_POLICIES
     columns = ("parameter_id", "policy_index", "policy_type", "version", "due_at")
@@ -196,7 +171,7 @@ def test_downgrade_restores_the_texts_and_keeps_the_first_due_action_of_each_typ
     old_store: Engine,
 ) -> None:
     old_table = _actions_table(old_store)
-    _migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "upgrade", AFTER)
     # What the new format allows and the old did not: p1's version 3 with two
     # notifications, each with its action (the later-due one stored first).
     with old_store.begin() as conn:
@@ -225,7 +200,7 @@ def test_downgrade_restores_the_texts_and_keeps_the_first_due_action_of_each_typ
                 {"i": index, "t": kind, "due": due},
             )
 
-    _migrate(old_store, "downgrade", BEFORE)
+    migrate(old_store, "downgrade", BEFORE)
 
     assert _policies(old_store) == {**OLD_POLICIES, ("p1", 3): [EXPIRE, NOTIFY, NOTIFY_EARLIER]}
     assert _actions(old_store, "parameter_id", "policy_type", "version", "due_at") == [
@@ -236,10 +211,10 @@ def test_downgrade_restores_the_texts_and_keeps_the_first_due_action_of_each_typ
 
 
 def test_upgrade_after_downgrade_gives_the_same_statuses_and_actions(old_store: Engine) -> None:
-    _migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "upgrade", AFTER)
     upgraded_table = _actions_table(old_store)
-    _migrate(old_store, "downgrade", BEFORE)
-    _migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "downgrade", BEFORE)
+    migrate(old_store, "upgrade", AFTER)
 
     assert _policies(old_store) == UPGRADED_POLICIES
     columns = ("parameter_id", "policy_index", "policy_type", "version", "due_at")

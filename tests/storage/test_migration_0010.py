@@ -20,10 +20,9 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from garrison.services.cloudtrail import store
-from garrison.storage.engine import make_engine
 from garrison.storage.writer import Tx
-from tests.conftest import BACKENDS, create_pg_database, drop_pg_database, pg_available
-from tests.storage.test_migration_0009 import _migrate
+from tests.conftest import BACKENDS
+from tests.storage.stores_at import migrate, store_at
 
 BEFORE, AFTER = "0009", "0010"
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -121,26 +120,14 @@ def _lookup(engine: Engine, key: str, value: str) -> list[tuple[int, tuple[tuple
 @pytest.fixture(params=BACKENDS)
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A new database of this test's own, at 0009, holding events and their resources."""
-    postgresql = request.param == "postgresql"
-    if postgresql:
-        assert pg_available(), "PostgreSQL at 127.0.0.1:5432 is required"
-        url = create_pg_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'garrison.db'}"
-    engine = make_engine(url, pool=False, writer=False)
-    try:
-        _migrate(engine, "upgrade", BEFORE)
+    with store_at(request.param, tmp_path, BEFORE) as engine:
         _seed(engine)
         yield engine
-    finally:
-        engine.dispose()
-        if postgresql:
-            drop_pg_database(url)
 
 
 def test_upgrade_keeps_the_events_and_finds_resources_in_their_bodies(old_store: Engine) -> None:
     events = _events(old_store)
-    _migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "upgrade", AFTER)
     tables, indexes = _tables(old_store)
     assert "audit_resources" not in tables
     assert "ix_audit_events_event_time" not in indexes
@@ -155,8 +142,8 @@ def test_upgrade_keeps_the_events_and_finds_resources_in_their_bodies(old_store:
 def test_downgrade_rebuilds_the_resources_from_the_bodies(old_store: Engine) -> None:
     seeded = _resource_rows(old_store)
     assert len(seeded) == 3
-    _migrate(old_store, "upgrade", AFTER)
-    _migrate(old_store, "downgrade", BEFORE)
+    migrate(old_store, "upgrade", AFTER)
+    migrate(old_store, "downgrade", BEFORE)
     tables, indexes = _tables(old_store)
     assert "audit_resources" in tables
     assert "ix_audit_events_event_time" in indexes
