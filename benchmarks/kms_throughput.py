@@ -29,7 +29,8 @@ A signature stays valid for 15 minutes, so the requests are written once into a
 wrk Lua script that cycles through them. Before a run, one of its requests is
 sent on its own and must be answered 200 with the operation's result (for
 Verify, SignatureValid true). wrk (one thread; the machine has two cores, which
-wrk and the server share; nothing is pinned) then replays them with
+wrk and the server share; wrk is not pinned, the server keeps its threads on one CPU
+as it does by default) then replays them with
 ``--connections`` connections for ``--duration`` seconds per target and
 operation, after a ``--warmup``. The bare app gets the Encrypt requests; every
 operation's ratio to it is printed.
@@ -976,7 +977,8 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug)")
     print(
         f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; wrk and the server share the cores, none pinned; "
+        f"Python {platform.python_version()}; wrk and the server share the cores (wrk not pinned; the server's "
+        "threads on one CPU, its default --cpu-affinity auto); "
         f"load average before the run {args.load_before}"
     )
     print(

@@ -1,4 +1,5 @@
-"""`garrison server --cpu-affinity`: the CPU list it accepts and that every thread honours it."""
+"""`garrison server --cpu-affinity`: auto (the default: one CPU, moved when another serves
+better), any, or a CPU list that every thread honours; the placement's decision."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from garrison.cli.commands import parse_cpu_list
+from garrison.placement import (
+    CpuTimes,
+    Sample,
+    choose,
+    parse_cpu_list,
+    read_own_stat,
+    read_proc_stat,
+)
 
 
 def test_cpu_lists_as_linux_writes_them() -> None:
@@ -35,27 +43,163 @@ def _server(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+def _started(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or "Garrison listening on" in line:
+            break
+    assert line and "Garrison listening on" in line
+
+
+def _threads_cpus(pid: int) -> list[set[int]]:
+    """Each thread's allowed CPUs."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except FileNotFoundError:  # the thread ended
+            continue
+        allowed = re.search(r"Cpus_allowed_list:\s*(\S+)", status)
+        assert allowed, status
+        found.append(parse_cpu_list(allowed.group(1)))
+    return found
+
+
+linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+
+
+@linux_only
 def test_every_server_thread_runs_on_the_cpus_given(tmp_path: Path) -> None:
     cpu = min(os.sched_getaffinity(0))
     proc = _server(tmp_path, "--cpu-affinity", str(cpu))
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line or "Garrison listening on" in line:
-                break
-        assert line and "Garrison listening on" in line
-        tasks = list(Path(f"/proc/{proc.pid}/task").iterdir())
-        assert len(tasks) >= 3  # event loop, writer, committer at least
-        for task in tasks:
-            status = (task / "status").read_text()
-            allowed = re.search(r"Cpus_allowed_list:\s*(\S+)", status)
-            assert allowed and allowed.group(1) == str(cpu), (task.name, allowed)
+        _started(proc)
+        cpus = _threads_cpus(proc.pid)
+        assert len(cpus) >= 3  # event loop, writer, committer at least
+        assert all(c == {cpu} for c in cpus), cpus
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@linux_only
+def test_by_default_every_thread_shares_one_cpu(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    proc = _server(tmp_path)
+    try:
+        _started(proc)
+        cpus = _threads_cpus(proc.pid)
+        assert len(cpus) >= 4  # event loop, writer, committer, placement at least
+        if len(allowed) >= 2:
+            assert len(cpus[0]) == 1 and cpus[0] <= allowed
+            assert all(c == cpus[0] for c in cpus), cpus
+        else:  # one CPU allowed: nothing to choose
+            assert all(c == allowed for c in cpus), cpus
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@linux_only
+def test_any_leaves_the_threads_to_the_kernel(tmp_path: Path) -> None:
+    allowed = os.sched_getaffinity(0)
+    proc = _server(tmp_path, "--cpu-affinity", "any")
+    try:
+        _started(proc)
+        cpus = _threads_cpus(proc.pid)
+        assert len(cpus) >= 3 and all(c == allowed for c in cpus), cpus
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs to move between",
+)
+def test_the_threads_move_off_a_cpu_that_other_work_keeps_busy(tmp_path: Path) -> None:
+    proc = _server(tmp_path, "--cpu-placement-interval-seconds", "0.2")
+    hog = None
+    try:
+        _started(proc)
+        (first,) = _threads_cpus(proc.pid)[0]
+        # a busy loop pinned to the server's CPU: other work it cannot push away
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        os.sched_setaffinity(hog.pid, {first})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            cpus = _threads_cpus(proc.pid)
+            if all(len(c) == 1 and first not in c for c in cpus):
+                break
+            time.sleep(0.1)
+        cpus = _threads_cpus(proc.pid)
+        assert all(c == cpus[0] for c in cpus) and first not in cpus[0], (first, cpus)
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait(30)
+        proc.terminate()
+        proc.wait(30)
+
+
+def _sample(own: int, **cpus: tuple[int, int]) -> Sample:
+    return Sample({int(k[3:]): CpuTimes(busy=b, total=t) for k, (b, t) in cpus.items()}, own)
+
+
+def test_placement_moves_when_other_work_takes_its_cpu() -> None:
+    before = _sample(0, cpu0=(0, 0), cpu1=(0, 0))
+    # on CPU 0: 40 ticks of ours, 50 of other work, of 100; CPU 1 is 10 % busy
+    after = _sample(40, cpu0=(90, 100), cpu1=(10, 100))
+    assert choose(before, after, 0) == 1
+
+
+def test_placement_stays_when_the_cpu_is_busy_with_its_own_work() -> None:
+    before = _sample(0, cpu0=(0, 0), cpu1=(0, 0))
+    # a load generator on CPU 1, this server alone on CPU 0 (5 ticks of interrupts)
+    after = _sample(90, cpu0=(95, 100), cpu1=(30, 100))
+    assert choose(before, after, 0) is None
+
+
+def test_placement_stays_when_no_cpu_is_enough_less_busy() -> None:
+    before = _sample(0, cpu0=(0, 0), cpu1=(0, 0), cpu2=(0, 0))
+    after = _sample(20, cpu0=(90, 100), cpu1=(60, 100), cpu2=(55, 100))
+    assert choose(before, after, 0) is None  # others take 70 here, 55 at best elsewhere
+    after = _sample(20, cpu0=(90, 100), cpu1=(60, 100), cpu2=(45, 100))
+    assert choose(before, after, 0) == 2  # the least busy one
+
+
+def test_placement_stays_when_the_counters_did_not_move() -> None:
+    same = _sample(5, cpu0=(10, 100), cpu1=(0, 100))
+    assert choose(same, same, 0) is None
+    assert choose(same, _sample(5, cpu1=(0, 200)), 0) is None  # its CPU gone from the list
+
+
+def test_proc_stat_is_read_per_cpu_with_idle_and_iowait_as_idle() -> None:
+    text = (
+        "cpu  30 0 10 100 5 0 1 0 0 0\n"
+        "cpu0 10 1 5 50 2 0 1 0 4 0\n"
+        "cpu1 20 0 5 50 3 0 0 0 0 0\n"
+        "intr 12345\n"
+    )
+    assert read_proc_stat(text) == {0: CpuTimes(busy=17, total=69), 1: CpuTimes(25, 78)}
+    assert read_proc_stat(Path("/proc/stat").read_text()).keys() >= os.sched_getaffinity(0)
+
+
+def test_own_stat_survives_a_command_name_with_parentheses() -> None:
+    fields = ["S"] + ["0"] * 10 + ["7", "3"] + ["0"] * 23 + ["1"] + ["0"] * 10
+    assert read_own_stat("42 (a) (b c) " + " ".join(fields)) == (10, 1)
+    ticks, cpu = read_own_stat(Path("/proc/self/stat").read_text())
+    assert cpu in os.sched_getaffinity(0) and ticks >= 0
+
+
+def test_a_bad_placement_interval_stops_the_server_with_a_message(tmp_path: Path) -> None:
+    proc = _server(tmp_path, "--cpu-placement-interval-seconds", "0")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "--cpu-placement-interval-seconds must be positive" in out
 
 
 def test_a_bad_cpu_list_stops_the_server_with_a_message(tmp_path: Path) -> None:

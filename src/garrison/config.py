@@ -44,9 +44,11 @@ class Settings:
     # the HTTP/1.1 front end: "native" (garrison/httpserver.py: requests straight to the
     # pipeline) or "asgi" (uvicorn's httptools protocol and the ASGI app, for diagnosis)
     http_protocol: str = "native"
-    # the CPUs the server's threads may run on, e.g. "1" or "0-1,4" (empty: any);
-    # its threads share one GIL, see docs/performance.md for what one CPU buys
-    cpu_affinity: str = ""
+    # where the server's threads run: "auto" (together on one CPU, moved to a less busy
+    # one when theirs is shared; garrison/placement.py), "any" (the kernel decides) or a
+    # CPU list, e.g. "1" or "0-1,4"; its threads share one GIL, see docs/performance.md
+    cpu_affinity: str = "auto"
+    cpu_placement_interval_seconds: float = 2.0
     # KMS quotas (resource counts)
     kms_max_keys: int = 100_000
     kms_max_aliases: int = 100_000

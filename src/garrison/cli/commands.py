@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 import shutil
 import socket
 import sys
@@ -14,6 +13,7 @@ import urllib.request
 import orjson
 
 from garrison.config import Settings
+from garrison.placement import place
 
 
 def _print(text: str) -> None:
@@ -52,13 +52,22 @@ def server(settings: Settings) -> int:
     from garrison.httpserver import protocol_class
     from garrison.storage.seal import SealError
 
-    if settings.cpu_affinity:
-        # Before any thread starts: threads inherit the affinity of their creator.
-        try:
-            os.sched_setaffinity(0, parse_cpu_list(settings.cpu_affinity))
-        except (ValueError, OSError) as err:
-            _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
-            return 1
+    tls = bool(settings.tls_cert_file)
+    if tls != bool(settings.tls_key_file):
+        _print("error: --tls-cert-file and --tls-key-file go together")
+        return 1
+    if settings.http_protocol not in ("native", "asgi"):
+        _print(f"error: --http-protocol {settings.http_protocol!r}: expected native or asgi")
+        return 1
+    if settings.cpu_placement_interval_seconds <= 0:
+        _print("error: --cpu-placement-interval-seconds must be positive")
+        return 1
+    # Before the server's threads start: threads inherit the affinity of their creator.
+    try:
+        placement = place(settings.cpu_affinity, settings.cpu_placement_interval_seconds)
+    except (ValueError, OSError) as err:
+        _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
+        return 1
     temp_dir: str | None = None
     if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
         temp_dir = tempfile.mkdtemp(prefix="garrison-dev-")
@@ -67,13 +76,6 @@ def server(settings: Settings) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     port = sock.getsockname()[1]
-    tls = bool(settings.tls_cert_file)
-    if tls != bool(settings.tls_key_file):
-        _print("error: --tls-cert-file and --tls-key-file go together")
-        return 1
-    if settings.http_protocol not in ("native", "asgi"):
-        _print(f"error: --http-protocol {settings.http_protocol!r}: expected native or asgi")
-        return 1
     endpoint = f"{'https' if tls else 'http'}://{settings.host}:{port}"
     g = Garrison(settings)
     try:
@@ -114,23 +116,11 @@ def server(settings: Settings) -> int:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         g.close()
+        if placement is not None:
+            placement.stop()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
-
-
-def parse_cpu_list(text: str) -> set[int]:
-    """CPU numbers from a Linux CPU list: "1", "0,2", "0-3,8"."""
-    cpus: set[int] = set()
-    for part in text.split(","):
-        first, dash, last = part.strip().partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
-            raise ValueError("expected CPU numbers such as 1, 0,2 or 0-3")
-        low, high = int(first), int(last) if dash else int(first)
-        if high < low:
-            raise ValueError(f"{part.strip()} is an empty range")
-        cpus.update(range(low, high + 1))
-    return cpus
 
 
 def operator_init(settings: Settings, shares: int, threshold: int) -> int:

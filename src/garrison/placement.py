@@ -1,0 +1,208 @@
+"""Where the server's threads run: together on one CPU, moved when another serves better.
+
+The server's threads (the event loop, the writer, the committer, the background
+jobs) share one GIL: one runs Python at a time, and every batch of requests
+passes between them several times. On different CPUs each hand-off is a
+cross-CPU wake-up (an inter-processor interrupt, which a virtual machine pays
+dearly for, and a cold cache); on one CPU it is a context switch. On the 2-core
+KVM guest of docs/performance.md a round trip between two Python threads costs
+33 us of CPU across the cores and 11.5 us on one, and Encrypts/s rose by 75 %
+with every thread on one CPU (8-12 % on an earlier host).
+
+`--cpu-affinity`:
+
+- ``auto`` (the default): every thread on one CPU, the one the server starts on;
+  every ``--cpu-placement-interval-seconds`` (with jitter) the CPUs' load in
+  /proc/stat is read, and when two windows in a row show the server's CPU busier
+  with other work than another allowed CPU is with everything (by more than
+  `MARGIN`), every thread moves to the idlest one. Two servers started on one
+  CPU part within a few windows; a server beside an unpinned load generator
+  stays where it is (the kernel moves what is not pinned). Not on Linux, or with
+  one allowed CPU: nothing is pinned.
+- ``any``: the kernel places each thread.
+- a CPU list (``1``, ``0,2``, ``0-3,8``): every thread on those CPUs, fixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# how much more of a CPU (as a fraction) another CPU must offer before the threads move
+MARGIN = 0.2
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """CPU numbers from a Linux CPU list: "1", "0,2", "0-3,8"."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError("expected auto, any or CPU numbers such as 1, 0,2 or 0-3")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"{part.strip()} is an empty range")
+        cpus.update(range(low, high + 1))
+    return cpus
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """One CPU's counters from /proc/stat, in clock ticks."""
+
+    busy: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The allowed CPUs' counters and this process's own CPU time, at one moment."""
+
+    cpus: dict[int, CpuTimes]
+    own: int  # this process's user + system time, in clock ticks
+
+
+def read_proc_stat(text: str) -> dict[int, CpuTimes]:
+    """Per-CPU busy and total ticks from /proc/stat's ``cpuN`` lines (idle and iowait
+    are idle; guest time is already inside user time, so it is not added again)."""
+    cpus: dict[int, CpuTimes] = {}
+    for line in text.splitlines():
+        if not line.startswith("cpu") or line.startswith("cpu "):
+            continue
+        name, *values = line.split()
+        ticks = [int(v) for v in values[:8]]
+        ticks += [0] * (8 - len(ticks))
+        total = sum(ticks)
+        cpus[int(name[3:])] = CpuTimes(busy=total - ticks[3] - ticks[4], total=total)
+    return cpus
+
+
+def read_own_stat(text: str) -> tuple[int, int]:
+    """(user + system ticks of the whole process, the CPU its main thread last ran
+    on) from /proc/self/stat; the command name may hold spaces and parentheses."""
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state): utime is field 14, stime 15, processor 39
+    return int(fields[11]) + int(fields[12]), int(fields[36])
+
+
+def choose(before: Sample, after: Sample, current: int) -> int | None:
+    """The CPU to move to after this window, or None to stay on `current`.
+
+    The window's share of `current` taken by other work (its busy time less this
+    process's own) is compared with each other CPU's whole busy share: the threads
+    move to the least busy one when it is at least `MARGIN` less busy.
+    """
+
+    def share(cpu: int, busy: int) -> float | None:
+        a, b = before.cpus.get(cpu), after.cpus.get(cpu)
+        if a is None or b is None or b.total <= a.total:
+            return None
+        return max(0.0, min(1.0, busy / (b.total - a.total)))
+
+    here = after.cpus.get(current)
+    there = before.cpus.get(current)
+    if here is None or there is None:
+        return None
+    others_here = share(current, (here.busy - there.busy) - (after.own - before.own))
+    if others_here is None:
+        return None
+    best: tuple[float, int] | None = None
+    for cpu in after.cpus:
+        if cpu == current or cpu not in before.cpus:
+            continue
+        load = share(cpu, after.cpus[cpu].busy - before.cpus[cpu].busy)
+        if load is not None and (best is None or load < best[0]):
+            best = (load, cpu)
+    if best is not None and others_here - best[0] > MARGIN:
+        return best[1]
+    return None
+
+
+def _pin_all(cpus: set[int]) -> None:
+    """Every thread of this process onto `cpus` (threads started later inherit it)."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+            os.sched_setaffinity(int(tid), cpus)
+
+
+class Placement:
+    """``--cpu-affinity auto``: pins the process to one CPU and moves it when another
+    serves better (see the module's docstring). `start` before the server starts its
+    threads; `stop` at exit."""
+
+    def __init__(self, allowed: set[int], interval: float) -> None:
+        self._allowed = allowed
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cpu = -1  # set by `start`
+        self.moves = 0
+
+    def _sample(self) -> tuple[Sample, int]:
+        cpus = read_proc_stat(Path("/proc/stat").read_text())
+        own, ran_on = read_own_stat(Path("/proc/self/stat").read_text())
+        return Sample({c: t for c, t in cpus.items() if c in self._allowed}, own), ran_on
+
+    def start(self) -> None:
+        _, ran_on = self._sample()
+        self.cpu = ran_on if ran_on in self._allowed else min(self._allowed)
+        _pin_all({self.cpu})
+        self._thread = threading.Thread(target=self._run, name="garrison-placement", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        before, _ = self._sample()
+        pending: int | None = None
+        # jitter, so that servers started together do not decide together
+        while not self._stop.wait(self._interval * random.uniform(0.75, 1.25)):  # noqa: S311
+            try:
+                after, _ = self._sample()
+                target = choose(before, after, self.cpu)
+                before = after
+                if target is None or pending is None:
+                    pending = target  # a move needs two windows in a row
+                    continue
+                log.info("moving the server's threads from CPU %d to CPU %d", self.cpu, target)
+                self.cpu, pending = target, None
+                _pin_all({target})
+                self.moves += 1
+                before, _ = self._sample()  # the next window starts on the new CPU
+            except (OSError, ValueError) as err:  # a CPU gone offline, an unreadable /proc
+                log.warning("CPU placement stopped: %s", err)
+                return
+
+
+def place(setting: str, interval: float) -> Placement | None:
+    """Apply `--cpu-affinity` to this process; a running `Placement` for ``auto``.
+
+    Raises ValueError or OSError for a CPU list that is malformed or not allowed."""
+    if setting == "any":
+        return None
+    linux = hasattr(os, "sched_setaffinity") and Path("/proc/self/task").is_dir()
+    if setting != "auto":
+        cpus = parse_cpu_list(setting)
+        if not linux:
+            raise OSError("CPU affinity is only supported on Linux")
+        os.sched_setaffinity(0, cpus)  # refused here if none of them is allowed
+        _pin_all(cpus)
+        return None
+    if not linux:
+        return None
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        return None
+    placement = Placement(allowed, interval)
+    placement.start()
+    return placement
