@@ -977,8 +977,8 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug)")
     print(
         f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; wrk and the server share the cores (wrk not pinned; the server's "
-        "threads on one CPU, its default --cpu-affinity auto); "
+        f"Python {platform.python_version()}; wrk and the server share the cores (wrk not "
+        "pinned; the server's threads on one CPU, its default --cpu-affinity auto); "
         f"load average before the run {args.load_before}"
     )
     print(

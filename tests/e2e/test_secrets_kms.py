@@ -103,6 +103,29 @@ def test_inner_kms_events_carry_the_context_and_no_value(server: ServerProcess, 
     assert events and all(password not in e["CloudTrailEvent"] for e in events)
 
 
+def test_read_only_calls_are_audited_without_response_elements(
+    server: ServerProcess, sm: Any
+) -> None:
+    """CloudTrail records responseElements for calls that change something only."""
+    n = f"ro/{secrets.token_hex(4)}"
+    arn = sm.create_secret(Name=n, SecretString="v")["ARN"]
+    sm.get_secret_value(SecretId=n)
+    sm.describe_secret(SecretId=n)
+    sm.update_secret(SecretId=n, Description="changed")
+    trail = server.client("cloudtrail")
+    events = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
+        MaxResults=50,
+    )["Events"]
+    bodies = {e["EventName"]: json.loads(e["CloudTrailEvent"]) for e in events}
+    for read in ("GetSecretValue", "DescribeSecret"):
+        assert bodies[read]["readOnly"] is True
+        assert bodies[read]["responseElements"] is None
+    for change in ("CreateSecret", "UpdateSecret"):
+        assert bodies[change]["readOnly"] is False
+        assert bodies[change]["responseElements"]["arn"] == arn
+
+
 def test_no_kms_decrypt_means_access_denied(server: ServerProcess, sm: Any, kms: Any) -> None:
     key = kms.create_key(Description="sm guarded")["KeyMetadata"]
     n = f"guarded/{secrets.token_hex(4)}"

@@ -34,6 +34,10 @@ _compile_lock = threading.Lock()
 
 
 def _camel(name: str) -> str:
+    # A member named "ARN" is recorded as "arn": Secrets Manager's events said "aRN" until
+    # February 2024 and "arn" since (its responses are the ones here with such a member).
+    if name == "ARN":
+        return "arn"
     return name[:1].lower() + name[1:]
 
 

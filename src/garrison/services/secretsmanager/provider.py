@@ -125,7 +125,8 @@ class SecretsManagerProvider:
 
     # -- the Provider protocol -----------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
-        return guarded_handlers(self._handlers, HANDLED)
+        # read-only calls audited without responseElements, as CloudTrail records them
+        return guarded_handlers(self._handlers, HANDLED, self.is_read_only)
 
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY
