@@ -592,6 +592,15 @@ def test_rule_calls_are_audited(server: ServerProcess, events: Any) -> None:
     )["Events"]
     assert [e["EventName"] for e in found] == ["PutRule"]
     assert found[0]["EventSource"] == "events.amazonaws.com"
+    put = json.loads(found[0]["CloudTrailEvent"])
+    assert put["responseElements"]["ruleArn"] == rule_arn(rule)
+    # read-only calls are recorded without responseElements, as CloudTrail does
+    events.describe_rule(Name=rule)
+    described = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "DescribeRule"}]
+    )["Events"]
+    mine = [json.loads(e["CloudTrailEvent"]) for e in described if rule in e["CloudTrailEvent"]]
+    assert mine and all(e["readOnly"] and e["responseElements"] is None for e in mine)
 
 
 # -- the AWS CLI ------------------------------------------------------------

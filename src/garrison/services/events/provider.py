@@ -127,7 +127,7 @@ class EventsProvider:
 
     # -- the Provider protocol -----------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
-        return guarded_handlers(self._handlers, self._handled)
+        return guarded_handlers(self._handlers, self._handled, self.is_read_only)
 
     def is_read_only(self, operation: str) -> bool:
         return operation in self._read_only

@@ -217,7 +217,7 @@ class OrganizationsProvider:
 
     # -- the Provider protocol -------------------------------------------------------------
     def handlers(self) -> Mapping[str, Handler]:
-        return guarded_handlers(self._handlers, HANDLED)
+        return guarded_handlers(self._handlers, HANDLED, self.is_read_only)
 
     def is_read_only(self, operation: str) -> bool:
         return operation in READ_ONLY
