@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,15 +45,23 @@ def _server(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _started(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    line = ""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line or "Garrison listening on" in line:
-            break
-    assert line and "Garrison listening on" in line
+@contextmanager
+def _running(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A server started with `args`, stopped on the way out."""
+    proc = _server(tmp_path, *args)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line or "Garrison listening on" in line:
+                break
+        assert line and "Garrison listening on" in line
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def _threads_cpus(pid: int) -> list[set[int]]:
@@ -74,46 +84,31 @@ linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Li
 @linux_only
 def test_every_server_thread_runs_on_the_cpus_given(tmp_path: Path) -> None:
     cpu = min(os.sched_getaffinity(0))
-    proc = _server(tmp_path, "--cpu-affinity", str(cpu))
-    try:
-        _started(proc)
+    with _running(tmp_path, "--cpu-affinity", str(cpu)) as proc:
         cpus = _threads_cpus(proc.pid)
-        assert len(cpus) >= 3  # event loop, writer, committer at least
-        assert all(c == {cpu} for c in cpus), cpus
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    assert len(cpus) >= 3  # event loop, writer, committer at least
+    assert all(c == {cpu} for c in cpus), cpus
 
 
 @linux_only
 def test_by_default_every_thread_shares_one_cpu(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
-    proc = _server(tmp_path)
-    try:
-        _started(proc)
+    with _running(tmp_path) as proc:
         cpus = _threads_cpus(proc.pid)
-        assert len(cpus) >= 4  # event loop, writer, committer, placement at least
-        if len(allowed) >= 2:
-            assert len(cpus[0]) == 1 and cpus[0] <= allowed
-            assert all(c == cpus[0] for c in cpus), cpus
-        else:  # one CPU allowed: nothing to choose
-            assert all(c == allowed for c in cpus), cpus
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    assert len(cpus) >= 4  # event loop, writer, committer, placement at least
+    if len(allowed) >= 2:
+        assert len(cpus[0]) == 1 and cpus[0] <= allowed
+        assert all(c == cpus[0] for c in cpus), cpus
+    else:  # one CPU allowed: nothing to choose
+        assert all(c == allowed for c in cpus), cpus
 
 
 @linux_only
 def test_any_leaves_the_threads_to_the_kernel(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
-    proc = _server(tmp_path, "--cpu-affinity", "any")
-    try:
-        _started(proc)
+    with _running(tmp_path, "--cpu-affinity", "any") as proc:
         cpus = _threads_cpus(proc.pid)
-        assert len(cpus) >= 3 and all(c == allowed for c in cpus), cpus
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    assert len(cpus) >= 3 and all(c == allowed for c in cpus), cpus
 
 
 @pytest.mark.skipif(
@@ -121,31 +116,26 @@ def test_any_leaves_the_threads_to_the_kernel(tmp_path: Path) -> None:
     reason="needs two CPUs to move between",
 )
 def test_the_threads_move_off_a_cpu_that_other_work_keeps_busy(tmp_path: Path) -> None:
-    proc = _server(tmp_path, "--cpu-placement-interval-seconds", "0.2")
-    hog = None
-    try:
-        _started(proc)
+    with _running(tmp_path, "--cpu-placement-interval-seconds", "0.2") as proc:
         (first,) = _threads_cpus(proc.pid)[0]
         # a busy loop pinned to the server's CPU: other work it cannot push away
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        os.sched_setaffinity(hog.pid, {first})
-        # a move needs two 0.2 s readings in a row where another CPU is 20 points less
-        # busy: within a second on a quiet machine, later while the suite's other worker
-        # keeps that CPU busy
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        try:
+            os.sched_setaffinity(hog.pid, {first})
+            # a move needs two 0.2 s readings in a row where another CPU is 20 points less
+            # busy: within a second on a quiet machine, later while the suite's other
+            # worker keeps that CPU busy
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                cpus = _threads_cpus(proc.pid)
+                if all(len(c) == 1 and first not in c for c in cpus):
+                    break
+                time.sleep(0.1)
             cpus = _threads_cpus(proc.pid)
-            if all(len(c) == 1 and first not in c for c in cpus):
-                break
-            time.sleep(0.1)
-        cpus = _threads_cpus(proc.pid)
-        assert all(c == cpus[0] for c in cpus) and first not in cpus[0], (first, cpus)
-    finally:
-        if hog is not None:
+        finally:
             hog.kill()
             hog.wait(30)
-        proc.terminate()
-        proc.wait(30)
+    assert all(c == cpus[0] for c in cpus) and first not in cpus[0], (first, cpus)
 
 
 def _sample(own: int, **cpus: tuple[int, int]) -> Sample:

@@ -123,6 +123,19 @@ def aws(server: ServerProcess, tmp_path: Path) -> Aws:
     return Aws(server.endpoint, env)
 
 
+def events_by_name(server: ServerProcess, arn: str) -> dict[str, dict[str, Any]]:
+    """The trail's latest events naming `arn` as a resource: event name -> its parsed body
+    (the newest of each name, as LookupEvents answers newest first)."""
+    events = server.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
+        MaxResults=50,
+    )["Events"]
+    bodies: dict[str, dict[str, Any]] = {}
+    for event in events:
+        bodies.setdefault(event["EventName"], json.loads(event["CloudTrailEvent"]))
+    return bodies
+
+
 def within(seconds: float, read: Any, expected: Any) -> float:
     """Read until it returns `expected`; how long that took (fails past `seconds`)."""
     start = time.monotonic()

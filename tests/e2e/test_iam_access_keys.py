@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY_ID, ACCOUNT_ID, ServerProcess
-from tests.e2e.helpers import error, name
+from tests.e2e.helpers import error, events_by_name, name
 from tests.e2e.helpers import iam as iam  # the fixture
 
 IAM_READ = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
@@ -153,12 +153,7 @@ def test_read_only_calls_are_audited_without_response_elements(
     user = name("ro")
     arn = iam.create_user(UserName=user)["User"]["Arn"]
     iam.get_user(UserName=user)
-    trail = server.client("cloudtrail")
-    events = trail.lookup_events(
-        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
-        MaxResults=50,
-    )["Events"]
-    bodies = {e["EventName"]: json.loads(e["CloudTrailEvent"]) for e in events}
+    bodies = events_by_name(server, arn)
     assert bodies["GetUser"]["readOnly"] is True
     assert bodies["GetUser"]["responseElements"] is None
     assert bodies["CreateUser"]["readOnly"] is False

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, BACKENDS, ServerProcess
-from tests.e2e.helpers import error, error_of, iam_user, session_client
+from tests.e2e.helpers import error, error_of, events_by_name, iam_user, session_client
 from tests.e2e.test_at_rest import Needle, assert_absent, pg_rows, sqlite_bytes
 
 
@@ -112,12 +112,7 @@ def test_read_only_calls_are_audited_without_response_elements(
     sm.get_secret_value(SecretId=n)
     sm.describe_secret(SecretId=n)
     sm.update_secret(SecretId=n, Description="changed")
-    trail = server.client("cloudtrail")
-    events = trail.lookup_events(
-        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
-        MaxResults=50,
-    )["Events"]
-    bodies = {e["EventName"]: json.loads(e["CloudTrailEvent"]) for e in events}
+    bodies = events_by_name(server, arn)
     for read in ("GetSecretValue", "DescribeSecret"):
         assert bodies[read]["readOnly"] is True
         assert bodies[read]["responseElements"] is None
