@@ -97,31 +97,26 @@ def choose(before: Sample, after: Sample, current: int) -> int | None:
 
     The window's share of `current` taken by other work (its busy time less this
     process's own) is compared with each other CPU's whole busy share: the threads
-    move to the least busy one when it is at least `MARGIN` less busy.
+    move to the least busy one when it is more than `MARGIN` less busy.
     """
 
-    def share(cpu: int, busy: int) -> float | None:
+    def share(cpu: int, less: int = 0) -> float | None:
+        """The fraction of `cpu` busy in the window, less `less` ticks."""
         a, b = before.cpus.get(cpu), after.cpus.get(cpu)
         if a is None or b is None or b.total <= a.total:
             return None
-        return max(0.0, min(1.0, busy / (b.total - a.total)))
+        return max(0.0, min(1.0, (b.busy - a.busy - less) / (b.total - a.total)))
 
-    here = after.cpus.get(current)
-    there = before.cpus.get(current)
-    if here is None or there is None:
-        return None
-    others_here = share(current, (here.busy - there.busy) - (after.own - before.own))
+    others_here = share(current, after.own - before.own)
     if others_here is None:
         return None
-    best: tuple[float, int] | None = None
-    for cpu in after.cpus:
-        if cpu == current or cpu not in before.cpus:
-            continue
-        load = share(cpu, after.cpus[cpu].busy - before.cpus[cpu].busy)
-        if load is not None and (best is None or load < best[0]):
-            best = (load, cpu)
-    if best is not None and others_here - best[0] > MARGIN:
-        return best[1]
+    loads = [
+        (load, cpu) for cpu in after.cpus if cpu != current and (load := share(cpu)) is not None
+    ]
+    if loads:
+        load, cpu = min(loads)
+        if others_here - load > MARGIN:
+            return cpu
     return None
 
 
@@ -143,15 +138,14 @@ class Placement:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cpu = -1  # set by `start`
-        self.moves = 0
 
-    def _sample(self) -> tuple[Sample, int]:
+    def _sample(self) -> Sample:
         cpus = read_proc_stat(Path("/proc/stat").read_text())
-        own, ran_on = read_own_stat(Path("/proc/self/stat").read_text())
-        return Sample({c: t for c, t in cpus.items() if c in self._allowed}, own), ran_on
+        own, _ = read_own_stat(Path("/proc/self/stat").read_text())
+        return Sample({c: t for c, t in cpus.items() if c in self._allowed}, own)
 
     def start(self) -> None:
-        _, ran_on = self._sample()
+        _, ran_on = read_own_stat(Path("/proc/self/stat").read_text())
         self.cpu = ran_on if ran_on in self._allowed else min(self._allowed)
         _pin_all({self.cpu})
         self._thread = threading.Thread(target=self._run, name="garrison-placement", daemon=True)
@@ -163,12 +157,12 @@ class Placement:
             self._thread.join(5)
 
     def _run(self) -> None:
-        before, _ = self._sample()
+        before = self._sample()
         pending: int | None = None
         # jitter, so that servers started together do not decide together
         while not self._stop.wait(self._interval * random.uniform(0.75, 1.25)):  # noqa: S311
             try:
-                after, _ = self._sample()
+                after = self._sample()
                 target = choose(before, after, self.cpu)
                 before = after
                 if target is None or pending is None:
@@ -177,8 +171,7 @@ class Placement:
                 log.info("moving the server's threads from CPU %d to CPU %d", self.cpu, target)
                 self.cpu, pending = target, None
                 _pin_all({target})
-                self.moves += 1
-                before, _ = self._sample()  # the next window starts on the new CPU
+                before = self._sample()  # the next window starts on the new CPU
             except (OSError, ValueError) as err:  # a CPU gone offline, an unreadable /proc
                 log.warning("CPU placement stopped: %s", err)
                 return
