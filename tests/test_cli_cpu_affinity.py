@@ -200,3 +200,11 @@ def test_a_bad_cpu_list_stops_the_server_with_a_message(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "--cpu-affinity 'two'" in out
+
+
+@linux_only
+def test_cpus_the_process_may_not_use_stop_the_server_with_a_message(tmp_path: Path) -> None:
+    proc = _server(tmp_path, "--cpu-affinity", "4095")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "--cpu-affinity '4095': none of these CPUs is online and allowed" in out

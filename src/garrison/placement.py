@@ -26,6 +26,7 @@ with every thread on one CPU (8-12 % on an earlier host).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import random
@@ -188,8 +189,15 @@ def place(setting: str, interval: float) -> Placement | None:
         cpus = parse_cpu_list(setting)
         if not linux:
             raise OSError("CPU affinity is only supported on Linux")
-        os.sched_setaffinity(0, cpus)  # refused here if none of them is allowed
-        _pin_all(cpus)
+        try:
+            _pin_all(cpus)
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise
+            may = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+            raise ValueError(
+                f"none of these CPUs is online and allowed to this process (allowed: {may})"
+            ) from None
         return None
     if not linux:
         return None
