@@ -78,7 +78,8 @@ def test_inner_kms_events_carry_the_context_and_no_value(server: ServerProcess, 
         }
         assert record["userIdentity"]["invokedBy"] == "secretsmanager.amazonaws.com"
         assert record["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT_ID}:root"
-        assert any(r["type"] == "AWS::KMS::Key" for r in record.get("resources", []))
+        keys = [r for r in record["resources"] if r["type"] == "AWS::KMS::Key"]
+        assert len(keys) == 1, record["resources"]  # the key, once
         assert value not in json.dumps(record)
     generate = by_name["GenerateDataKey"]["requestParameters"]
     assert generate["keyId"] == "alias/aws/secretsmanager"

@@ -116,7 +116,11 @@ def test_decryption_is_a_kms_event_invoked_by_ssm(server: ServerProcess, ssm: An
     assert decrypt["requestParameters"]["encryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
     assert by_name["Encrypt"]["requestParameters"]["keyId"] == "alias/aws/ssm"
     assert decrypt["readOnly"] is True
-    assert any(r["type"] == "AWS::KMS::Key" for r in decrypt.get("resources", []))
+    # the key, once (as AWS's event names it), for both calls
+    for record in kms_events:
+        keys = [r for r in record["resources"] if r["type"] == "AWS::KMS::Key"]
+        assert len(keys) == 1, record["resources"]
+        assert keys[0]["ARN"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/")
 
 
 def test_no_kms_decrypt_means_access_denied(server: ServerProcess, ssm: Any, kms: Any) -> None:

@@ -98,7 +98,6 @@ class SecretValues:
                 sealed = self.kms.crypto.generate_data_key(
                     inner, key, with_plaintext=True, key_spec="AES_256", encryption_context=context
                 )
-                inner.audit_resource("AWS::KMS::Key", sealed.key_arn)
         except AwsError as err:
             raise _as_sm_error(call, err, key, EncryptionFailure) from None
         assert sealed.plaintext is not None
@@ -118,7 +117,6 @@ class SecretValues:
                 call, service="kms", operation="Decrypt", read_only=True, request_parameters=request
             ) as inner:
                 opened = self.kms.crypto.decrypt(inner, encrypted_key, encryption_context=context)
-                inner.audit_resource("AWS::KMS::Key", opened.key_arn)
         except AwsError as err:
             raise _as_sm_error(call, err, key_id or DEFAULT_KEY_ID, DecryptionFailure) from None
         try:

@@ -56,7 +56,6 @@ class SecureStrings:
                 sealed = self.kms.crypto.encrypt(
                     inner, key, plaintext.encode(), encryption_context=context
                 )
-                inner.audit_resource("AWS::KMS::Key", sealed.key_arn)
         except AwsError as err:
             raise _as_ssm_error(call, err, key) from None
         return sealed.ciphertext
@@ -70,7 +69,6 @@ class SecureStrings:
                 call, service="kms", operation="Decrypt", read_only=True, request_parameters=request
             ) as inner:
                 opened = self.kms.crypto.decrypt(inner, ciphertext, encryption_context=context)
-                inner.audit_resource("AWS::KMS::Key", opened.key_arn)
         except AwsError as err:
             raise _as_ssm_error(call, err, key_id or DEFAULT_KEY_ID) from None
         return opened.plaintext.decode()
