@@ -37,8 +37,8 @@ def main() -> None:
     total = 0
     for line in args.file.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count_text.isdigit():
+            continue  # a frame name py-spy split over two lines (a lambda's source)
         count = int(count_text)
         frames = stack.split(";")
         thread = frames[0].split(": ", 1)[-1] if frames[0].startswith("thread") else "?"
