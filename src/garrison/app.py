@@ -331,12 +331,15 @@ class Garrison:
             if version != self._known_version:
                 # moved by another node (this node's own writes are followed by
                 # `_own_version`, their caches already updated after commit)
-                self._known_version = version
                 try:
                     await asyncio.to_thread(self.reload_keyring)
                 except Exception:
                     log.exception("keyring reload failed")
+                # known only once the caches are gone, with no await in between: a
+                # request served during the reload must not find the version known
+                # and the caches still stale
                 self.clear_caches()
+                self._known_version = version
 
     async def _run_scheduler(self) -> None:
         while True:
