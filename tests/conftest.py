@@ -227,14 +227,15 @@ def server(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[ServerPro
     yield from backend_server(tmp_root / f"shared-{request.param}", request.param)
 
 
-def backend_server(data_dir: Path, backend: str) -> Iterator[ServerProcess]:
-    """A started dev server on `backend` (a fresh PostgreSQL database), stopped after."""
+def backend_server(data_dir: Path, backend: str, **options: Any) -> Iterator[ServerProcess]:
+    """A started server on `backend` (a fresh PostgreSQL database), stopped after; a dev
+    server unless `options` (ServerProcess's fields) say otherwise."""
     url = ""
     if backend == "postgresql":
         if not pg_available():
             pytest.fail("PostgreSQL at 127.0.0.1:5432 is required for the storage tests")
         url = create_pg_database()
-    srv = ServerProcess(data_dir, database_url=url).start()
+    srv = ServerProcess(data_dir, database_url=url, **options).start()
     yield srv
     srv.stop()
     if url:

@@ -1,5 +1,8 @@
 """`garrison server --cpu-affinity`: auto (the default: one CPU, moved when another serves
-better), any, or a CPU list that every thread honours; the placement's decision."""
+better), any, or a CPU list that every thread honours; the placement's decision.
+
+The servers here run as one process (`--workers 1`), whose threads the tests read;
+tests/e2e/test_workers.py has each worker of a server on a CPU of its own."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def test_malformed_cpu_lists_are_refused(text: str) -> None:
 
 def _server(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARRISON_")}
-    cmd = [sys.executable, "-m", "garrison", "server", "--port", "0"]
+    cmd = [sys.executable, "-m", "garrison", "server", "--port", "0", "--workers", "1"]
     cmd += ["--data-dir", str(tmp_path / "data"), *args]
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

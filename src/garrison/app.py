@@ -62,7 +62,7 @@ from garrison.services.ssm.jobs import run_policies
 from garrison.services.ssm.provider import SsmProvider
 from garrison.services.sts.provider import StsProvider
 from garrison.storage import schema
-from garrison.storage.database import Database
+from garrison.storage.database import Database, sqlite_path
 from garrison.storage.seal import (
     RootKey,
     SealError,
@@ -75,6 +75,7 @@ from garrison.storage.seal import (
 )
 from garrison.storage.sql import delete, select
 from garrison.storage.writer import Tx
+from garrison.workers import CommitLock, SharedVersion
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,23 @@ SERVICES = ("kms", "cloudtrail", "sts", "organizations", "iam", "ssm", "events",
 class Garrison:
     """One node: storage, barrier, audit, services, pipeline, scheduler."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        workers: int = 1,
+        shared: SharedVersion | None = None,
+    ) -> None:
+        """`workers`: how many processes of one server this node is one of (the KMS
+        request quotas are shared out); `shared`: their state version (workers.py)."""
         self.settings = settings
         self.clock: Clock = clock or (OffsetClock() if settings.dev else SystemClock())
         self.db = Database(settings.effective_database_url)
+        self.shared = shared
+        self._seen_shared = 0
+        if workers > 1 and self.db.is_sqlite:
+            self.db.writer.commit_lock = CommitLock(sqlite_path(self.db.url) + ".commit-lock")
         self.node_id = (
             settings.node_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         )
@@ -110,7 +124,7 @@ class Garrison:
                 ecc=settings.kms_ecc_request_rate,
                 ml_dsa=settings.kms_ml_dsa_request_rate,
                 operations=settings.kms_operation_request_rates,
-            ),
+            ).shared_by(workers),
         )
         self.cloudtrail = CloudTrailProvider(self.clock, self.authorizer)
         self.ssm = SsmProvider(
@@ -313,9 +327,25 @@ class Garrison:
     # -- background --------------------------------------------------------
     def _own_version(self, version: int) -> None:
         """This node's batch wrote `version`: when it follows the one known, no
-        other node changed anything in between, so no cache needs dropping."""
+        other node changed anything in between, so no cache needs dropping.
+        Told to this server's other workers before anyone is answered."""
         if version == self._known_version + 1:
             self._known_version = version
+        if self.shared is not None:
+            self.shared.publish(version)
+
+    def follow_workers(self) -> None:
+        """Before each request: drop the caches if another worker of this server
+        changed state since (on the event loop thread; one read of shared memory)."""
+        shared = self.shared
+        if shared is None:
+            return
+        version = shared.read()
+        if version != self._seen_shared:
+            self._seen_shared = version
+            if version != self._known_version:
+                self._known_version = version
+                self.clear_caches()
 
     async def _poll_versions(self) -> None:
         """Drop caches within a poll interval of a change made by another node."""

@@ -124,10 +124,12 @@ class GarrisonASGI:
         """
         if path.startswith("/_garrison/"):
             return await self._internal(request.method, path, request.body)
-        if self.g.db.barrier.sealed:
+        g = self.g
+        if g.db.barrier.sealed:
             # a sealed node serves nothing and writes nothing, not even audit events
             return _sealed()
-        return await self.g.pipeline.handle(request)
+        g.follow_workers()
+        return await g.pipeline.handle(request)
 
     async def too_large(self, request: HttpRequest, path: str) -> HttpResponse:
         """The answer to a request whose body is over `max_request_bytes` (not read:

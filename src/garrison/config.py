@@ -49,6 +49,9 @@ class Settings:
     # CPU list, e.g. "1" or "0-1,4"; its threads share one GIL, see docs/performance.md
     cpu_affinity: str = "auto"
     cpu_placement_interval_seconds: float = 2.0
+    # how many processes serve (garrison/workers.py): "auto" (one per CPU the server may
+    # use; one in dev mode) or a number; each is a node, the parent supervises them
+    workers: str = "auto"
     # KMS quotas (resource counts)
     kms_max_keys: int = 100_000
     kms_max_aliases: int = 100_000

@@ -21,6 +21,10 @@ with every thread on one CPU (8-12 % on an earlier host).
   one allowed CPU: nothing is pinned.
 - ``any``: the kernel places each thread.
 - a CPU list (``1``, ``0,2``, ``0-3,8``): every thread on those CPUs, fixed.
+
+With ``--workers`` (garrison/workers.py), worker k of a server starts on the k-th
+CPU it may use (``auto``; each then moves on its own as above) or is fixed to the
+k-th CPU of the list, round robin.
 """
 
 from __future__ import annotations
@@ -145,9 +149,11 @@ class Placement:
         own, _ = read_own_stat(Path("/proc/self/stat").read_text())
         return Sample({c: t for c, t in cpus.items() if c in self._allowed}, own)
 
-    def start(self) -> None:
-        _, ran_on = read_own_stat(Path("/proc/self/stat").read_text())
-        self.cpu = ran_on if ran_on in self._allowed else min(self._allowed)
+    def start(self, cpu: int | None = None) -> None:
+        """Pin to `cpu` (a worker's own), else to the CPU this process runs on."""
+        if cpu is None:
+            _, cpu = read_own_stat(Path("/proc/self/stat").read_text())
+        self.cpu = cpu if cpu in self._allowed else min(self._allowed)
         _pin_all({self.cpu})
         self._thread = threading.Thread(target=self._run, name="garrison-placement", daemon=True)
         self._thread.start()
@@ -178,15 +184,35 @@ class Placement:
                 return
 
 
-def place(setting: str, interval: float) -> Placement | None:
+def check_cpu_affinity(setting: str) -> None:
+    """For a server of several workers, before any starts: a CPU list must be well
+    formed and name only CPUs this process may use (each worker is fixed to one).
+    ValueError otherwise."""
+    if setting in ("auto", "any") or not hasattr(os, "sched_getaffinity"):
+        return
+    cpus = parse_cpu_list(setting)
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        may = ",".join(str(c) for c in sorted(allowed))
+        missing = ",".join(str(c) for c in sorted(cpus - allowed))
+        raise ValueError(
+            f"CPU {missing} is not online and allowed to this process (allowed: {may})"
+        )
+
+
+def place(setting: str, interval: float, worker: int | None = None) -> Placement | None:
     """Apply `--cpu-affinity` to this process; a running `Placement` for ``auto``.
 
+    `worker`: this process is worker number `worker` of a server (its own CPU).
     Raises ValueError or OSError for a CPU list that is malformed or not allowed."""
     if setting == "any":
         return None
     linux = hasattr(os, "sched_setaffinity") and Path("/proc/self/task").is_dir()
     if setting != "auto":
         cpus = parse_cpu_list(setting)
+        if worker is not None:
+            ordered = sorted(cpus)
+            cpus = {ordered[worker % len(ordered)]}
         if not linux:
             raise OSError("CPU affinity is only supported on Linux")
         try:
@@ -205,5 +231,6 @@ def place(setting: str, interval: float) -> Placement | None:
     if len(allowed) < 2:
         return None
     placement = Placement(allowed, interval)
-    placement.start()
+    ordered = sorted(allowed)
+    placement.start(None if worker is None else ordered[worker % len(ordered)])
     return placement

@@ -149,6 +149,17 @@ def within(seconds: float, read: Any, expected: Any) -> float:
         time.sleep(0.02)
 
 
+def wait_for(condition: Any, what: str, timeout: float = 20.0) -> Any:
+    """Call `condition` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def member_account(server: ServerProcess, label: str) -> tuple[str, dict[str, Any]]:
     """A new member account of the caller's organization (which must exist): its id
     and the credentials of its administrator (OrganizationAccountAccessRole)."""

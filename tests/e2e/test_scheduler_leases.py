@@ -27,6 +27,7 @@ import requests
 from garrison.scheduler.runner import DEFAULT_LEASE_SECONDS
 from garrison.services.kms.jobs import BATCH
 from tests.conftest import ServerProcess, create_pg_database, drop_pg_database, pg_available
+from tests.e2e.helpers import wait_for
 
 KEYS = 110
 HELD = 5  # A deletes the keys before this one, then waits on it
@@ -108,16 +109,6 @@ def backend_alive(url: str, pid: int) -> bool:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
         found = row.fetchone()
     return bool(found and found[0])
-
-
-def wait_for(condition: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def schedule_deletions(server: ServerProcess, count: int) -> list[str]:

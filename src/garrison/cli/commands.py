@@ -9,11 +9,12 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from typing import Any
 
 import orjson
 
 from garrison.config import Settings
-from garrison.placement import place
+from garrison.placement import check_cpu_affinity, parse_cpu_list, place
 
 
 def _print(text: str) -> None:
@@ -44,13 +45,7 @@ def init(settings: Settings) -> int:
 
 
 def server(settings: Settings) -> int:
-    import uvicorn
-
-    from garrison.app import Garrison
-    from garrison.asgi import GarrisonASGI
-    from garrison.bootstrap import print_credentials
-    from garrison.httpserver import protocol_class
-    from garrison.storage.seal import SealError
+    from garrison.workers import worker_count
 
     tls = bool(settings.tls_cert_file)
     if tls != bool(settings.tls_key_file):
@@ -62,21 +57,83 @@ def server(settings: Settings) -> int:
     if settings.cpu_placement_interval_seconds <= 0:
         _print("error: --cpu-placement-interval-seconds must be positive")
         return 1
+    if settings.cpu_affinity not in ("auto", "any"):
+        try:
+            parse_cpu_list(settings.cpu_affinity)
+        except ValueError as err:
+            _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
+            return 1
+    try:
+        workers = worker_count(
+            settings.workers, dev=settings.dev, cpu_affinity=settings.cpu_affinity
+        )
+    except ValueError as err:
+        _print(f"error: --workers {settings.workers!r}: {err}")
+        return 1
+    if workers > 1:
+        try:
+            check_cpu_affinity(settings.cpu_affinity)
+        except ValueError as err:
+            _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
+            return 1
+    temp_dir: str | None = None
+    if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
+        temp_dir = tempfile.mkdtemp(prefix="garrison-dev-")
+        settings = settings.replace(data_dir=temp_dir)
+    sock = _bound_socket(settings.host, settings.port, shared_port=workers > 1)
+    port = sock.getsockname()[1]
+    endpoint = f"{'https' if tls else 'http'}://{settings.host}:{port}"
+    try:
+        if workers > 1:
+            return _serve_workers(settings, sock, endpoint, workers)
+        return _serve_one(settings, sock, endpoint)
+    finally:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _bound_socket(host: str, port: int, *, shared_port: bool) -> socket.socket:
+    """A socket bound to (host, port); with `shared_port` (Linux), each worker binds the
+    same port with SO_REUSEPORT and listens on its own socket, and the kernel spreads
+    the connections over them (one shared listening socket left most of them with
+    whichever worker woke first). The parent's socket then only holds the port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared_port and _REUSE_PORT:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+# the kernel balances connections over SO_REUSEPORT listeners on Linux (elsewhere the
+# option means other things, or nothing)
+_REUSE_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _worker_socket(parent: socket.socket) -> socket.socket:
+    """A worker's listening socket: its own on the parent's port (see `_bound_socket`),
+    else the parent's, shared."""
+    if not _REUSE_PORT:
+        parent.listen(2048)
+        return parent
+    host, port = parent.getsockname()[:2]
+    sock = _bound_socket(host, port, shared_port=True)
+    sock.listen(2048)
+    return sock
+
+
+def _serve_one(settings: Settings, sock: socket.socket, endpoint: str) -> int:
+    """The server as one process."""
+    from garrison.app import Garrison
+    from garrison.bootstrap import print_credentials
+    from garrison.storage.seal import SealError
+
     # Before the server's threads start: threads inherit the affinity of their creator.
     try:
         placement = place(settings.cpu_affinity, settings.cpu_placement_interval_seconds)
     except (ValueError, OSError) as err:
         _print(f"error: --cpu-affinity {settings.cpu_affinity!r}: {err}")
         return 1
-    temp_dir: str | None = None
-    if settings.dev and "data_dir" not in settings.explicit and not settings.database_url:
-        temp_dir = tempfile.mkdtemp(prefix="garrison-dev-")
-        settings = settings.replace(data_dir=temp_dir)
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    port = sock.getsockname()[1]
-    endpoint = f"{'https' if tls else 'http'}://{settings.host}:{port}"
     g = Garrison(settings)
     try:
         try:
@@ -92,35 +149,86 @@ def server(settings: Settings) -> int:
         if g.db.barrier.sealed:
             _print("The server is SEALED: give it its key shares with `garrison operator unseal`.")
         _print(f"Garrison listening on {endpoint}" + (" (dev mode)" if settings.dev else ""))
-        app = GarrisonASGI(g)
-        native = settings.http_protocol == "native"
-        config = uvicorn.Config(
-            # the lifespan goes through the ASGI app either way; requests skip ASGI when
-            # native: the HTTP layer's instructions per request fell from 178k to 90k
-            # (docs/performance.md, "Fourth pass")
-            app,
-            loop="uvloop",
-            http=protocol_class(app) if native else "httptools",
-            # no `server: uvicorn` from the native protocol (uvicorn does not speak HTTP there)
-            server_header=not native,
-            lifespan="on",
-            log_level=settings.log_level,
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=5,
-            # X-Forwarded-For is not trusted: sourceIPAddress and aws:SourceIp
-            # are the peer's address, which no client can forge
-            proxy_headers=False,
-            ssl_certfile=settings.tls_cert_file or None,
-            ssl_keyfile=settings.tls_key_file or None,
-        )
-        uvicorn.Server(config).run(sockets=[sock])
+        _run_http(g, settings, sock)
     finally:
         g.close()
         if placement is not None:
             placement.stop()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
+
+
+def _serve_workers(settings: Settings, sock: socket.socket, endpoint: str, workers: int) -> int:
+    """The server as `workers` processes (garrison/workers.py): the store opened once
+    here, then one node per worker, forked, each accepting on `sock`."""
+    from garrison.app import Garrison
+    from garrison.bootstrap import print_credentials
+    from garrison.storage.seal import SealError
+    from garrison.workers import SharedVersion, Supervisor
+
+    g = Garrison(settings)
+    try:
+        try:
+            g.open()  # migrations and the first start's account, once
+        except SealError as err:
+            _print(f"error: {err}")
+            return 1
+        sealed = g.db.barrier.sealed
+        created = g.created_credentials
+    finally:
+        g.close()
+    if sealed:  # every worker would need the key shares: one process serves
+        _print("The store is sealed with key shares: one process serves (--workers 1).")
+        return _serve_one(settings, sock, endpoint)
+    if created is not None:
+        _print(print_credentials(created, endpoint))
+    _print(f"Garrison listening on {endpoint} ({workers} worker processes)")
+    shared = SharedVersion()
+
+    def run_worker(index: int) -> int:
+        placement = place(settings.cpu_affinity, settings.cpu_placement_interval_seconds, index)
+        node = Garrison(settings, workers=workers, shared=shared)
+        try:
+            node.open()
+            node.start()
+            _run_http(node, settings, _worker_socket(sock))
+        finally:
+            node.close()
+            if placement is not None:
+                placement.stop()
+        return 0
+
+    return Supervisor(workers, run_worker).run()
+
+
+def _run_http(g: Any, settings: Settings, sock: socket.socket) -> None:
+    """Serve HTTP on `sock` until a signal stops it."""
+    import uvicorn
+
+    from garrison.asgi import GarrisonASGI
+    from garrison.httpserver import protocol_class
+
+    app = GarrisonASGI(g)
+    native = settings.http_protocol == "native"
+    config = uvicorn.Config(
+        # the lifespan goes through the ASGI app either way; requests skip ASGI when
+        # native: the HTTP layer's instructions per request fell from 178k to 90k
+        # (docs/performance.md, "Fourth pass")
+        app,
+        loop="uvloop",
+        http=protocol_class(app) if native else "httptools",
+        # no `server: uvicorn` from the native protocol (uvicorn does not speak HTTP there)
+        server_header=not native,
+        lifespan="on",
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=5,
+        # X-Forwarded-For is not trusted: sourceIPAddress and aws:SourceIp
+        # are the peer's address, which no client can forge
+        proxy_headers=False,
+        ssl_certfile=settings.tls_cert_file or None,
+        ssl_keyfile=settings.tls_key_file or None,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def operator_init(settings: Settings, shares: int, threshold: int) -> int:

@@ -23,6 +23,11 @@ def display_url(url: str) -> str:
         return "<the database URL>"
 
 
+def sqlite_path(url: str) -> str:
+    """The file of a SQLite database URL."""
+    return make_url(url).database or ""
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)

@@ -79,6 +79,15 @@ _BUMP_STATE_VERSION = (
 )
 
 
+class CommitLock(Protocol):
+    """Taken before a batch's BEGIN and given up after its COMMIT or ROLLBACK, when
+    several processes write one SQLite store (garrison.workers.CommitLock)."""
+
+    def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
 class EarlierBatchFailed(Exception):
     """The batch committed before this one failed, and this one builds on it."""
 
@@ -111,8 +120,14 @@ class _Batch:
 
     def begin(self) -> None:
         if self.trans is None:
-            self.writer._await_commit()
-            self.trans = self.writer._connection().begin()
+            writer = self.writer
+            writer._await_commit()
+            writer._lock()
+            try:
+                self.trans = writer._connection().begin()
+            except BaseException:
+                writer._unlock()
+                raise
 
 
 class Tx:
@@ -437,8 +452,11 @@ class Writer:
         self._commit_failed: BaseException | None = None
         self._stopping = False
         self._closed = False
-        # told the state version each committed batch that changed state wrote
+        # told the state version each committed batch that changed state wrote (before
+        # the commit lock is given up and before any caller is answered)
         self.on_version: Callable[[int], None] | None = None
+        # several worker processes on one SQLite store: their batches take turns
+        self.commit_lock: CommitLock | None = None
         self.batches = 0
         self.units = 0
 
@@ -648,6 +666,14 @@ class Writer:
         for write in coalesced.values():
             write(tx)
 
+    def _lock(self) -> None:
+        if self.commit_lock is not None:
+            self.commit_lock.acquire()
+
+    def _unlock(self) -> None:
+        if self.commit_lock is not None:
+            self.commit_lock.release()
+
     def _await_commit(self) -> None:
         """Wait until no commit is in flight; raise if the last one failed."""
         with self._done:
@@ -668,7 +694,7 @@ class Writer:
                 current.trans.rollback()
             except Exception:
                 log.exception("rollback of a failed batch failed")
-        self._recover()
+        self._recover()  # gives up the commit lock too
         _answer([(fut, None, exc) for _unit, fut in batch])
 
     def _recover(self) -> None:
@@ -678,6 +704,7 @@ class Writer:
             self._conn.invalidate()
             self._conn.close()
             self._conn = None
+        self._unlock()  # the transaction is gone with the connection
         for participant in self.participants:
             participant.after_rollback()
 
@@ -704,6 +731,7 @@ class Writer:
         batch = job.batch
         try:
             if batch.trans is None:  # no unit ran a statement
+                self._lock()
                 batch.trans = job.conn.begin()
             tx = Tx(job.conn, self.barrier, batch)
             for seal in job.seals:
@@ -721,11 +749,13 @@ class Writer:
                     batch.trans.rollback()
                 except Exception:
                     log.exception("rollback after a failed commit failed")
+            self._unlock()
         else:
             for participant in self.participants:
                 participant.after_commit()
             if version is not None and self.on_version is not None:
                 self.on_version(int(version))
+            self._unlock()
         with self._work:
             self._commit_failed = failed  # the writer thread recovers (`_recover`)
             self._committing = None

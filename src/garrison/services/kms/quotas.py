@@ -194,6 +194,18 @@ class RequestQuotas:
             operations=parse_operation_rates(operations),
         )
 
+    def shared_by(self, workers: int) -> RequestQuotas:
+        """Each of `workers` processes of one server enforces its share of every rate."""
+        if workers <= 1:
+            return self
+        return RequestQuotas(
+            symmetric=self.symmetric / workers,
+            rsa=self.rsa / workers,
+            ecc=self.ecc / workers,
+            ml_dsa=self.ml_dsa / workers,
+            operations={name: rate / workers for name, rate in self.operations.items()},
+        )
+
     def rates(self) -> dict[str, float]:
         """Every enforced quota (rate > 0) by name."""
         shared = {SYMMETRIC: self.symmetric, RSA: self.rsa, ECC: self.ecc, ML_DSA: self.ml_dsa}
