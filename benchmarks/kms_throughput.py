@@ -456,9 +456,24 @@ def write_lua(path: Path, requests: list[bytes]) -> Path:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of process `pid` (all its threads) and of its running
+    child processes (a server's workers) so far."""
+    total = 0.0
+    for proc in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a child that ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 @dataclass
@@ -978,7 +993,8 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     print(
         f"  machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}; wrk and the server share the cores (wrk not "
-        "pinned; the server's threads on one CPU, its default --cpu-affinity auto); "
+        "pinned; the server's defaults: one worker process per CPU, --workers auto, each "
+        "with its threads on its own CPU, --cpu-affinity auto; server CPU is all workers'); "
         f"load average before the run {args.load_before}"
     )
     print(
