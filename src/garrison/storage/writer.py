@@ -368,6 +368,10 @@ class _InsertMany:
         self.texts: dict[int, str] = {}  # rows -> the multi-row statement
 
     def run(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
+        self.execute(tx, self.params(rows))
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The rows as the driver takes them (no statement run: outside the commit lock)."""
         pick, processors = self.pick, self.processors
         params: list[Any] = []
         for row in rows:
@@ -382,6 +386,9 @@ class _InsertMany:
             params.append(
                 values if self.positional else dict(zip(self.columns, values, strict=True))
             )
+        return params
+
+    def execute(self, tx: Tx, params: list[Any]) -> None:
         with _cursor(tx, self.sql) as cursor:
             if not self.multi:
                 cursor.executemany(self.sql, params)
@@ -646,25 +653,21 @@ class Writer:
             done.coalesced.update(tx._coalesced)
             done.outcomes.append((fut, result, None))
 
-    def _flush(
-        self,
-        tx: Tx,
-        rows: list[tuple[Table, dict[str, Any]]],
-        coalesced: dict[Hashable, Callable[[Tx], None]],
-    ) -> None:
-        """The batch's rows, one executemany per table in first-use order, then coalesced writes."""
+    def _prepare_rows(
+        self, dialect: Any, rows: list[tuple[Table, dict[str, Any]]]
+    ) -> list[tuple[_InsertMany, list[Any]]]:
+        """The batch's rows as one executemany's parameters per table, in first-use
+        order: Python work done before the batch takes the commit lock."""
         groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         for table, row in rows:
             groups.setdefault((table, tuple(row)), []).append(row)
+        prepared = []
         for (table, columns), group in groups.items():
             insert_many = self._inserts.get((table, columns))
             if insert_many is None:
-                insert_many = self._inserts[(table, columns)] = _InsertMany(
-                    table, columns, tx.conn.dialect
-                )
-            insert_many.run(tx, group)
-        for write in coalesced.values():
-            write(tx)
+                insert_many = self._inserts[(table, columns)] = _InsertMany(table, columns, dialect)
+            prepared.append((insert_many, insert_many.params(group)))
+        return prepared
 
     def _lock(self) -> None:
         if self.commit_lock is not None:
@@ -730,13 +733,17 @@ class Writer:
         done = job.done
         batch = job.batch
         try:
+            rows = self._prepare_rows(job.conn.dialect, done.rows)
             if batch.trans is None:  # no unit ran a statement
                 self._lock()
                 batch.trans = job.conn.begin()
             tx = Tx(job.conn, self.barrier, batch)
             for seal in job.seals:
                 seal(tx)
-            self._flush(tx, done.rows, done.coalesced)
+            for insert_many, params in rows:  # one executemany per table
+                insert_many.execute(tx, params)
+            for write in done.coalesced.values():
+                write(tx)
             version = None
             if done.changed:
                 version = tx.execute(_BUMP_STATE_VERSION).scalar_one()
