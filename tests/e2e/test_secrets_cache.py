@@ -347,6 +347,8 @@ def test_last_accessed_date_and_the_deletion_job(server: ServerProcess, sm: Any)
     assert (second - first).total_seconds() in (DAY, 2 * DAY)
     assert reads(sm, name) == ["v"] * 4  # the day is written once: read from the cache again
     assert sm.describe_secret(SecretId=name)["LastAccessedDate"] == second
+    (version,) = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert version["LastAccessedDate"] == second  # the version's too
     # the deletion job drops the cached secret
     sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
     sm.restore_secret(SecretId=name)

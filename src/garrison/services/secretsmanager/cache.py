@@ -22,14 +22,15 @@ caches); a new secret also drops the lookups (a partial ARN may now name another
 secret). The rules that keep the cache from ever serving state that was not
 committed are `ReadCache`'s (services/common/readcache.py).
 
-LastAccessedDate is a date (AWS keeps it per day): GetSecretValue writes it only
-when the day changed, which drops the view, so a secret's reads run SQL about
-once a day.
+LastAccessedDate is a date (AWS keeps it per day): GetSecretValue records it only
+when the day changed, written with the batch (`store.record_access`), and the view
+is updated in place once the batch commits (`accessed`), so a cached secret's reads
+run no SQL even on the first read of a day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from garrison.iam.policy import Policy, compile_policy
@@ -130,6 +131,18 @@ class SecretCache(ReadCache):
         return view
 
     # -- invalidation ------------------------------------------------------------
+    def accessed(self, tx: Tx, secret_id: str, version_id: str, day: float) -> None:
+        """Once the batch commits: the cached view shows `day` as the LastAccessedDate
+        of the secret and of `version_id` (if the view is still cached)."""
+
+        def touch() -> None:
+            with self._lock:  # atomic with `clear` and `drop`: never revives a dropped view
+                view = self._views.get(secret_id)
+                if view is not None:
+                    self._views[secret_id] = _touched(view, version_id, day)
+
+        tx.after_commit(touch)
+
     def invalidate(self, tx: Tx, secret_id: str, *, lookups: bool = False) -> None:
         """Drop a secret's view (and every lookup, with `lookups`) now and once the unit's
         batch commits."""
@@ -140,3 +153,24 @@ class SecretCache(ReadCache):
                 self._lookups.clear()
 
         self.drop(tx, remove)
+
+
+def _touched(view: SecretView, version_id: str, day: float) -> SecretView:
+    """`view` with `day` as the LastAccessedDate of its secret and of `version_id`."""
+    versions = dict(view.versions)
+    sealed = versions.get(version_id)
+    if sealed is not None:
+        versions[version_id] = replace(sealed, last_accessed=day)
+    opened = dict(view._opened)
+    found = opened.get(version_id)
+    if found is not None:
+        opened[version_id] = replace(found, last_accessed=day)
+    return SecretView(
+        replace(view.secret, last_accessed=day),
+        view.stages,
+        versions,
+        view.tag_context,
+        view.policy,
+        opened,
+        view._sorted_stages,
+    )

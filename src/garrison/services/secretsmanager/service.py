@@ -503,10 +503,12 @@ class SecretsManager:
             )
         plaintext = self.values.decrypt(call, secret.arn, chosen, secret.kms_key_id, version.value)
         today = day_of(call.ctx.now.timestamp())
-        if secret.last_accessed != today:  # LastAccessedDate: a date, written once a day
-            store.update_secret(call.tx, secret.secret_id, last_accessed=today)
-        if version.last_accessed != today:
-            store.touch_version(call.tx, secret.secret_id, chosen, today)
+        stale_secret = secret.last_accessed != today  # LastAccessedDate: a date, once a day
+        stale_version = version.last_accessed != today
+        if stale_secret or stale_version:
+            store.record_access(
+                call.tx, secret.secret_id, chosen, today, secret=stale_secret, version=stale_version
+            )
         return Opened(
             secret, version, view.stages_of(chosen), NewValue(version.value_type, plaintext)
         )

@@ -36,6 +36,8 @@ class Watcher(Protocol):
 
     def invalidate(self, tx: Tx, secret_id: str, *, lookups: bool = False) -> None: ...
 
+    def accessed(self, tx: Tx, secret_id: str, version_id: str, day: float) -> None: ...
+
 
 _WATCHERS: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -46,9 +48,9 @@ def watch(watcher: Watcher) -> None:
 
 
 def _changed(tx: Tx, secret_id: str, *, lookups: bool = False) -> None:
-    """Every write below goes through here: the caches of this process drop the secret
-    (now and after commit; `lookups`: a new secret, so the SecretId lookups too), and
-    other nodes clear theirs (state version)."""
+    """Every write below but `record_access` goes through here: the caches of this
+    process drop the secret (now and after commit; `lookups`: a new secret, so the
+    SecretId lookups too), and other nodes clear theirs (state version)."""
     tx.mark_changed()
     for watcher in list(_WATCHERS):
         watcher.invalidate(tx, secret_id, lookups=lookups)
@@ -322,13 +324,36 @@ def delete_version(tx: Tx, secret_id: str, version_id: str) -> None:
     tx.execute(delete(_V).where(_V.c.secret_id == secret_id, _V.c.version_id == version_id))
 
 
-def touch_version(tx: Tx, secret_id: str, version_id: str, day: float) -> None:
-    _changed(tx, secret_id)
-    tx.execute(
-        update(_V)
-        .where(_V.c.secret_id == secret_id, _V.c.version_id == version_id)
-        .values(last_accessed=day)
-    )
+def record_access(
+    tx: Tx, secret_id: str, version_id: str, day: float, *, secret: bool, version: bool
+) -> None:
+    """The LastAccessedDate (a day) of the secret (`secret`) and of its version
+    (`version`), written when the batch commits, once per secret and version however
+    many reads of the batch record it (`Tx.coalesce`, as KMS's last usage).
+
+    Not a change that drops caches: the watchers update their view of the secret once
+    the batch commits, and other nodes keep theirs (a node that has not served the
+    secret today may show the day before until it does, and then writes the same
+    day). A unit that records an access runs no SQL for it, so a server's first read
+    of the day of each secret costs what a cached read does.
+    """
+    table_s, table_v = _S, _V
+
+    def write(batch: Tx) -> None:
+        if secret:
+            batch.execute(
+                update(table_s).where(table_s.c.secret_id == secret_id).values(last_accessed=day)
+            )
+        if version:
+            batch.execute(
+                update(table_v)
+                .where(table_v.c.secret_id == secret_id, table_v.c.version_id == version_id)
+                .values(last_accessed=day)
+            )
+
+    tx.coalesce(("secretsmanager-accessed", secret_id, version_id), write)
+    for watcher in list(_WATCHERS):
+        watcher.accessed(tx, secret_id, version_id, day)
 
 
 # -- stages ------------------------------------------------------------------------------
