@@ -22,10 +22,11 @@ behave as one server:
   worker that dies is replaced; workers die with the parent (Linux) rather than
   outlive it.
 
-``auto`` (the default) runs one worker per CPU the process may use. One process
-serves when there is one CPU, in dev mode (its clock, reset and scheduler
-endpoints act on one node's memory), with a CPU list for ``--cpu-affinity``, and
-when the store is sealed with key shares (each worker would need them).
+``auto`` (the default) runs one worker per CPU the server may use (those of a
+``--cpu-affinity`` list, else those the process is allowed). One process serves
+when that is one CPU, in dev mode (its clock, reset and scheduler endpoints act
+on one node's memory), and when the store is sealed with key shares (each worker
+would need them).
 """
 
 from __future__ import annotations

@@ -9,12 +9,15 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from garrison.config import Settings
 from garrison.placement import check_cpu_affinity, parse_cpu_list, place
+
+if TYPE_CHECKING:
+    from garrison.app import Garrison
 
 
 def _print(text: str) -> None:
@@ -200,7 +203,7 @@ def _serve_workers(settings: Settings, sock: socket.socket, endpoint: str, worke
     return Supervisor(workers, run_worker).run()
 
 
-def _run_http(g: Any, settings: Settings, sock: socket.socket) -> None:
+def _run_http(g: Garrison, settings: Settings, sock: socket.socket) -> None:
     """Serve HTTP on `sock` until a signal stops it."""
     import uvicorn
 
