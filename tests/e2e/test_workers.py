@@ -195,7 +195,8 @@ def test_each_worker_has_a_cpu_of_its_own(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
     if len(allowed) < 2:
         pytest.skip("needs two CPUs")
-    srv = _server(tmp_path)  # --workers auto: one per CPU
+    # --workers auto: one per CPU (no placement moves during the test)
+    srv = _server(tmp_path, "--cpu-placement-interval-seconds", "600")
     try:
         assert srv.proc is not None
         workers = wait_for(
