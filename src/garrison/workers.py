@@ -39,13 +39,14 @@ import mmap
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from types import FrameType
 
 log = logging.getLogger(__name__)
 
-# a worker that dies this soon after its start is not restarted in a loop faster than this
+# seconds before a worker that died is replaced
 RESTART_DELAY = 1.0
 _PR_SET_PDEATHSIG = 1
 
@@ -88,22 +89,34 @@ def worker_count(setting: str, *, dev: bool, cpu_affinity: str) -> int:
 class SharedVersion:
     """The latest state version any worker committed, in memory the workers share.
 
-    Made by the parent before it forks (an anonymous shared mapping), so every
-    worker maps the same eight bytes. `publish` runs with the commit lock held,
-    so versions only grow; a torn read is at worst a needless cache drop.
+    Made by the parent before it forks (eight bytes of an unlinked temporary file,
+    mapped shared), so every worker maps the same eight bytes. `publish` compares
+    and writes under a POSIX record lock on that file, so the version only grows
+    (workers on PostgreSQL commit without a commit lock, and a late smaller version
+    must not hide a newer one); the lock belongs to the process and goes with it if
+    it dies holding it. A read takes no lock: a torn one is at worst a needless
+    cache drop.
     """
 
-    __slots__ = ("_map",)
+    __slots__ = ("_file", "_map")
 
     def __init__(self) -> None:
-        self._map = mmap.mmap(-1, 8)
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's life)
+        self._file.write(bytes(8))
+        self._file.flush()
+        self._map = mmap.mmap(self._file.fileno(), 8)
 
     def read(self) -> int:
         return int.from_bytes(self._map[:8], "little")
 
     def publish(self, version: int) -> None:
-        if version > self.read():
-            self._map[:8] = version.to_bytes(8, "little")
+        fd = self._file.fileno()
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            if version > self.read():
+                self._map[:8] = version.to_bytes(8, "little")
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 class CommitLock:
