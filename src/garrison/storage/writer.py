@@ -367,9 +367,6 @@ class _InsertMany:
         self.head, _, self.group = self.sql.partition(" VALUES ")
         self.texts: dict[int, str] = {}  # rows -> the multi-row statement
 
-    def run(self, tx: Tx, rows: list[dict[str, Any]]) -> None:
-        self.execute(tx, self.params(rows))
-
     def params(self, rows: list[dict[str, Any]]) -> list[Any]:
         """The rows as the driver takes them (no statement run: outside the commit lock)."""
         pick, processors = self.pick, self.processors
