@@ -337,17 +337,14 @@ def record_access(
     day). A unit that records an access runs no SQL for it, so a server's first read
     of the day of each secret costs what a cached read does.
     """
-    table_s, table_v = _S, _V
 
     def write(batch: Tx) -> None:
         if secret:
-            batch.execute(
-                update(table_s).where(table_s.c.secret_id == secret_id).values(last_accessed=day)
-            )
+            batch.execute(update(_S).where(_S.c.secret_id == secret_id).values(last_accessed=day))
         if version:
             batch.execute(
-                update(table_v)
-                .where(table_v.c.secret_id == secret_id, table_v.c.version_id == version_id)
+                update(_V)
+                .where(_V.c.secret_id == secret_id, _V.c.version_id == version_id)
                 .values(last_accessed=day)
             )
 
