@@ -653,7 +653,8 @@ def settled_audit_count(db_file: Path, expected: int, timeout: float = 15.0) -> 
 def profiling(
     pid: int, out: Path | None, fmt: str, seconds: float, *, gil: bool, rate: int
 ) -> Iterator[None]:
-    """py-spy record of `pid` for the body's duration (no-op without `out`).
+    """py-spy record of `pid` and its worker processes for the body's duration
+    (no-op without `out`).
 
     With `gil`, only samples of the thread holding the GIL: where the one core
     Python can use goes. Without, every thread's samples when it is not idle.
@@ -661,7 +662,8 @@ def profiling(
     if out is None:
         yield
         return
-    cmd = ["py-spy", "record", "--pid", str(pid), "--threads", "--nonblocking", "--rate", str(rate)]
+    cmd = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--threads", "--nonblocking"]
+    cmd += ["--rate", str(rate)]
     cmd += ["--gil"] if gil else []
     cmd += ["--format", fmt, "-o", str(out), "--duration", str(int(seconds) + 1)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
