@@ -64,3 +64,15 @@ class Provider(Protocol):
     def handlers(self) -> Mapping[str, Handler]: ...
 
     def is_read_only(self, operation: str) -> bool: ...
+
+
+def reads_only(provider: Provider, operation: str) -> bool:
+    """Whether a call only reads the store, so that the writer runs its unit beside the
+    batch's transaction (`Writer.run(read_only=True)`): CloudTrail's read-only calls,
+    but for those its provider names in an optional `stores_on_read` (STS's AssumeRole
+    stores the session it issues). A unit marked so that writes anyway (KMS DescribeKey
+    creating an AWS managed key on first use) still works: the writer runs it again in
+    the batch."""
+    return provider.is_read_only(operation) and operation not in getattr(
+        provider, "stores_on_read", ()
+    )

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from botocore.model import OperationModel
 
-from garrison.api import Call, Handler, InnerCall, Provider
+from garrison.api import Call, Handler, InnerCall, Provider, reads_only
 from garrison.audit.event import CallRecord, build_event
 from garrison.audit.trail import AuditTrail
 from garrison.clock import Clock
@@ -143,10 +143,11 @@ class _Routed:
     op: OperationModel
     provider: Provider
     handler: Handler | None
-    read_only: bool
+    read_only: bool  # CloudTrail's readOnly
     content_type: bytes
     # json: serialize(op, data); query: serialize(op, data, request_id=...)
     serialize: Callable[..., bytes] = json_protocol.serialize_response
+    reads_only: bool = False  # its unit only reads the store (api.reads_only)
 
 
 class _QueryRouteError(Exception):
@@ -346,7 +347,7 @@ class Pipeline:
             return outcome
 
         try:
-            outcome = await self.writer.run(unit)
+            outcome = await self.writer.run(unit, read_only=routed.reads_only)
         except Exception:
             log.exception("the audit/commit of %s.%s failed", ctx.service, ctx.operation)
             return self._error_response(
@@ -388,7 +389,15 @@ class Pipeline:
         if spec.model.metadata.get("jsonVersion") == "1.0":
             content_type = b"application/x-amz-json-1.0"
         handler = self._handlers[spec.name].get(op.name)
-        return _Routed(spec, op, provider, handler, provider.is_read_only(op.name), content_type)
+        return _Routed(
+            spec,
+            op,
+            provider,
+            handler,
+            provider.is_read_only(op.name),
+            content_type,
+            reads_only=reads_only(provider, op.name),
+        )
 
     def _route_query(
         self, req: HttpRequest, headers: Mapping[bytes, bytes]
@@ -454,6 +463,7 @@ class Pipeline:
             provider.is_read_only(op.name),
             query_protocol.CONTENT_TYPE,
             query_protocol.serialize_response,
+            reads_only(provider, op.name),
         )
 
     async def _finish_failed(

@@ -38,7 +38,7 @@ class Database:
             make_engine(self.url, writer=False) if self.is_sqlite else self.engine
         )
         self.barrier = Barrier()
-        self.writer = Writer(self.engine, self.barrier)
+        self.writer = Writer(self.engine, self.barrier, self.read_engine)
 
     def migrate(self) -> None:
         migrate(self.engine)

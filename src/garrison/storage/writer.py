@@ -92,6 +92,71 @@ class EarlierBatchFailed(Exception):
     """The batch committed before this one failed, and this one builds on it."""
 
 
+class _WritesNeeded(BaseException):  # noqa: N818 - control flow, never an error shown
+    """A read-only unit reached for a write: it is run again in the batch's transaction.
+
+    A BaseException, so that a unit's own `except Exception` does not swallow it."""
+
+
+def _reads(statement: Any) -> bool:
+    """A statement that only reads (a SELECT without FOR UPDATE); anything else writes."""
+    return (
+        getattr(statement, "is_select", False) is True
+        and getattr(statement, "_for_update_arg", None) is None
+    )
+
+
+class _ReadSide:
+    """The writer thread's connection for the units of read-only calls.
+
+    Such a unit reads committed state here, each unit in a read transaction of its own
+    (one snapshot on SQLite), instead of in the batch's transaction: it neither waits
+    for the commit in flight nor, on a store shared by worker processes, takes the
+    commit lock. On a cold cache a batch of reads then runs while the previous batch
+    commits and while another worker holds the lock (docs/performance.md, ninth pass).
+    Committed is durable here: SQLite's WAL shows a commit only after its fsync, and
+    PostgreSQL with synchronous_commit after its flush.
+    """
+
+    __slots__ = ("_conn", "_engine", "_trans")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._trans: Any = None
+
+    def execute(self, statement: Any, params: Any) -> Any:
+        if not _reads(statement):
+            raise _WritesNeeded
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._engine.connect()
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(postgresql_readonly=True)
+        if self._trans is None:
+            self._trans = conn.begin()
+        return conn.execute(statement, params)
+
+    def end(self) -> None:
+        """Close the unit's read transaction, if it began one."""
+        trans, self._trans = self._trans, None
+        if trans is None:
+            return
+        try:
+            trans.rollback()
+        except Exception:
+            log.exception("ending a read transaction failed; reconnecting")
+            self.close(broken=True)
+
+    def close(self, *, broken: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        self._trans = None
+        if conn is not None:
+            if broken:
+                conn.invalidate()
+            conn.close()
+
+
 class Savepoint:
     """A SAVEPOINT of a `Tx`, sent to the database only once a statement runs inside it."""
 
@@ -138,6 +203,7 @@ class Tx:
         "_batch",
         "_coalesced",
         "_on_rollback",
+        "_read_side",
         "_rows",
         "_sent",
         "_stack",
@@ -146,13 +212,22 @@ class Tx:
         "conn",
     )
 
-    def __init__(self, conn: Connection, barrier: Barrier, batch: _Batch | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        barrier: Barrier,
+        batch: _Batch | None = None,
+        read_side: _ReadSide | None = None,
+    ) -> None:
         self.conn = conn
         self.barrier = barrier
         self.changed = False
         # The writer's batch, which flushes batch rows and coalesced writes (a
         # read transaction of `Database.read` has none) and begins lazily.
         self._batch = batch
+        # A read-only unit's: its statements read committed state there, and the
+        # first one that writes has the unit run again in the batch (`_WritesNeeded`)
+        self._read_side = read_side
         self._after_commit: list[Callable[[], None]] = []
         self._on_rollback: list[Callable[[], None]] = []
         self._rows: list[tuple[Table, dict[str, Any]]] = []
@@ -161,12 +236,17 @@ class Tx:
         self._sent = 0  # how many savepoints of the stack the database has seen
 
     def execute(self, statement: Any, params: Any = None) -> Any:
+        if self._read_side is not None:
+            return self._read_side.execute(statement, params)
         self.ready()
         return self.conn.execute(statement, params)
 
     def ready(self) -> None:
         """BEGIN the batch and send the open savepoints, if not yet done: before any
-        statement, including one run on the DB-API cursor (`Prepared`, `_InsertMany`)."""
+        statement, including one run on the DB-API cursor (`Prepared`, `_InsertMany`,
+        which write: a read-only unit's goes to the batch)."""
+        if self._read_side is not None:
+            raise _WritesNeeded
         if self._sent < len(self._stack) or (self._batch and self._batch.trans is None):
             self._send_savepoints()
 
@@ -431,13 +511,16 @@ class _Collected:
         self.changed = False
 
 
-Item = tuple[Callable[[Tx], Any], Reply]
+# (unit, its caller's future, read-only: the unit of a read-only call)
+Item = tuple[Callable[[Tx], Any], Reply, bool]
 
 
 class Writer:
-    def __init__(self, engine: Engine, barrier: Barrier) -> None:
+    def __init__(self, engine: Engine, barrier: Barrier, read_engine: Engine | None = None) -> None:
+        """`read_engine`: where read-only units read (`_ReadSide`); None: in the batch."""
         self.engine = engine
         self.barrier = barrier
+        self._read_side = _ReadSide(read_engine) if read_engine is not None else None
         self.participants: list[Participant] = []
         self._thread: threading.Thread | None = None
         self._committer: threading.Thread | None = None
@@ -499,15 +582,20 @@ class Writer:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._read_side is not None:
+            self._read_side.close()
 
-    def submit(self, unit: Callable[[Tx], T]) -> Future[T]:
+    def submit(self, unit: Callable[[Tx], T], *, read_only: bool = False) -> Future[T]:
+        """`read_only`: as for `run`."""
         if self._closed:
             raise RuntimeError("the writer is stopped")
         fut: Future[T] = Future()
-        self._enqueue((unit, fut))
+        self._enqueue((unit, fut, read_only))
         return fut
 
-    async def run(self, unit: Callable[[Tx], T]) -> T:
+    async def run(self, unit: Callable[[Tx], T], *, read_only: bool = False) -> T:
+        """`read_only`: the unit of a read-only call; it reads committed state outside
+        the batch's transaction (`_ReadSide`), and runs again inside it if it writes."""
         # Units of one loop iteration reach the writer thread together, and are
         # settled with one wake-up per batch (`_answer`): in-process 7,500 ->
         # 8,100 Encrypts/s (134 -> 118 us CPU each); neutral over HTTP.
@@ -517,7 +605,7 @@ class Writer:
         if staged is None:
             staged = self._staged[loop] = []
             loop.call_soon(self._hand_over, loop)
-        staged.append((unit, fut))
+        staged.append((unit, fut, read_only))
         return await fut
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -556,7 +644,7 @@ class Writer:
 
     def _run_inline(self, unit: Callable[[Tx], T]) -> T:
         fut: Future[T] = Future()
-        self._run_batch([(unit, fut)], greedy=False)
+        self._run_batch([(unit, fut, False)], greedy=False)
         return fut.result()
 
     def _take(self, limit: int) -> list[Item]:
@@ -628,27 +716,60 @@ class Writer:
     def _run_units(
         self, items: list[Item], conn: Connection, current: _Batch, done: _Collected
     ) -> None:
-        for unit, fut in items:
+        barrier = self.barrier
+        read_side = self._read_side
+        for unit, fut, read_only in items:
             # a thread caller's unit withdrawn while queued (`run_sync` timed out)
             # never runs; one marked running can no longer be withdrawn
             if type(fut) is Future and not fut.set_running_or_notify_cancel():
                 continue
-            tx = Tx(conn, self.barrier, current)
-            savepoint = tx.savepoint()
-            try:
-                result = unit(tx)
-                savepoint.commit()
-            except BaseException as exc:  # the unit's caller gets it
-                savepoint.rollback()
-                for undo in reversed(tx._on_rollback):
-                    undo()
-                done.outcomes.append((fut, None, exc))
-                continue
-            done.changed = done.changed or tx.changed
-            done.after.extend(tx._after_commit)
-            done.rows.extend(tx._rows)
-            done.coalesced.update(tx._coalesced)
-            done.outcomes.append((fut, result, None))
+            if read_only and read_side is not None:
+                tx = Tx(conn, barrier, current, read_side)
+                try:
+                    ok = self._run_unit(unit, tx, fut, done)
+                except _WritesNeeded:
+                    self._undo(tx)
+                    log.debug("a read-only unit wrote: run again in the batch's transaction")
+                else:
+                    if ok:
+                        self._collect(tx, done)
+                    continue
+                finally:
+                    read_side.end()
+            tx = Tx(conn, barrier, current)
+            if self._run_unit(unit, tx, fut, done):
+                self._collect(tx, done)
+
+    @staticmethod
+    def _run_unit(unit: Callable[[Tx], Any], tx: Tx, fut: Reply, done: _Collected) -> bool:
+        """Run `unit` in a savepoint of its own; False: it raised (its caller gets it)."""
+        savepoint = tx.savepoint()
+        try:
+            result = unit(tx)
+            savepoint.commit()
+        except _WritesNeeded:
+            raise
+        except BaseException as exc:  # the unit's caller gets it
+            savepoint.rollback()
+            for undo in reversed(tx._on_rollback):
+                undo()
+            done.outcomes.append((fut, None, exc))
+            return False
+        done.outcomes.append((fut, result, None))
+        return True
+
+    @staticmethod
+    def _undo(tx: Tx) -> None:
+        """Forget what a read-only unit left before it reached for a write."""
+        for undo in reversed(tx._on_rollback):
+            undo()
+
+    @staticmethod
+    def _collect(tx: Tx, done: _Collected) -> None:
+        done.changed = done.changed or tx.changed
+        done.after.extend(tx._after_commit)
+        done.rows.extend(tx._rows)
+        done.coalesced.update(tx._coalesced)
 
     def _prepare_rows(
         self, dialect: Any, rows: list[tuple[Table, dict[str, Any]]]
@@ -695,7 +816,7 @@ class Writer:
             except Exception:
                 log.exception("rollback of a failed batch failed")
         self._recover()  # gives up the commit lock too
-        _answer([(fut, None, exc) for _unit, fut in batch])
+        _answer([(item[1], None, exc) for item in batch])
 
     def _recover(self) -> None:
         """After a failed batch: a fresh connection, participants back to the durable state."""

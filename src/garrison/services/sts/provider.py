@@ -54,6 +54,7 @@ READ_ONLY = frozenset({"GetCallerIdentity", "GetAccessKeyInfo", "AssumeRole"})
 class StsProvider:
     service = "sts"
     event_source = "sts.amazonaws.com"
+    stores_on_read = frozenset({"AssumeRole"})  # the session it issues (api.reads_only)
 
     def __init__(self, clock: Clock, authorizer: Authorizer) -> None:
         self.sts = StsService(clock, authorizer)
