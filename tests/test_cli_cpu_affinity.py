@@ -81,6 +81,17 @@ def _threads_cpus(pid: int) -> list[set[int]]:
     return found
 
 
+def _threads_policies(pid: int) -> list[int]:
+    """Each thread's scheduling policy (os.SCHED_OTHER, os.SCHED_BATCH, ...)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.append(os.sched_getscheduler(int(task.name)))
+        except ProcessLookupError:  # the thread ended
+            continue
+    return found
+
+
 linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
 
@@ -89,8 +100,10 @@ def test_every_server_thread_runs_on_the_cpus_given(tmp_path: Path) -> None:
     cpu = min(os.sched_getaffinity(0))
     with _running(tmp_path, "--cpu-affinity", str(cpu)) as proc:
         cpus = _threads_cpus(proc.pid)
+        policies = _threads_policies(proc.pid)
     assert len(cpus) >= 3  # event loop, writer, committer at least
     assert all(c == {cpu} for c in cpus), cpus
+    assert policies and all(p == os.SCHED_BATCH for p in policies), policies
 
 
 @linux_only
@@ -98,7 +111,10 @@ def test_by_default_every_thread_shares_one_cpu(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
     with _running(tmp_path) as proc:
         cpus = _threads_cpus(proc.pid)
+        policies = _threads_policies(proc.pid)
     assert len(cpus) >= 4  # event loop, writer, committer, placement at least
+    # no wake-up preemption among threads that share one CPU (garrison/placement.py)
+    assert len(policies) >= 4 and all(p == os.SCHED_BATCH for p in policies), policies
     if len(allowed) >= 2:
         assert len(cpus[0]) == 1 and cpus[0] <= allowed
         assert all(c == cpus[0] for c in cpus), cpus
@@ -111,7 +127,9 @@ def test_any_leaves_the_threads_to_the_kernel(tmp_path: Path) -> None:
     allowed = os.sched_getaffinity(0)
     with _running(tmp_path, "--cpu-affinity", "any") as proc:
         cpus = _threads_cpus(proc.pid)
+        policies = _threads_policies(proc.pid)
     assert len(cpus) >= 3 and all(c == allowed for c in cpus), cpus
+    assert policies and all(p == os.SCHED_OTHER for p in policies), policies
 
 
 @pytest.mark.skipif(
