@@ -149,6 +149,29 @@ class _Routed:
     serialize: Callable[..., bytes] = json_protocol.serialize_response
     reads_only: bool = False  # its unit only reads the store (api.reads_only)
 
+    @classmethod
+    def of(
+        cls,
+        spec: ServiceSpec,
+        op: OperationModel,
+        provider: Provider,
+        handler: Handler | None,
+        content_type: bytes,
+        serialize: Callable[..., bytes] = json_protocol.serialize_response,
+    ) -> _Routed:
+        """The route, with what the provider says of the operation."""
+        read_only = provider.is_read_only(op.name)
+        return cls(
+            spec,
+            op,
+            provider,
+            handler,
+            read_only,
+            content_type,
+            serialize,
+            reads_only(provider, op.name),
+        )
+
 
 class _QueryRouteError(Exception):
     """A query request whose service is known but whose call is not: answer in its protocol."""
@@ -389,15 +412,7 @@ class Pipeline:
         if spec.model.metadata.get("jsonVersion") == "1.0":
             content_type = b"application/x-amz-json-1.0"
         handler = self._handlers[spec.name].get(op.name)
-        return _Routed(
-            spec,
-            op,
-            provider,
-            handler,
-            provider.is_read_only(op.name),
-            content_type,
-            reads_only=reads_only(provider, op.name),
-        )
+        return _Routed.of(spec, op, provider, handler, content_type)
 
     def _route_query(
         self, req: HttpRequest, headers: Mapping[bytes, bytes]
@@ -455,15 +470,13 @@ class Pipeline:
         handler = self._handlers[spec.name].get(op.name)
         if handler is not None:
             handler = _answering_query_codes(handler, spec)
-        return _Routed(
+        return _Routed.of(
             spec,
             op,
             provider,
             handler,
-            provider.is_read_only(op.name),
             query_protocol.CONTENT_TYPE,
             query_protocol.serialize_response,
-            reads_only(provider, op.name),
         )
 
     async def _finish_failed(
