@@ -751,8 +751,7 @@ class Writer:
             raise
         except BaseException as exc:  # the unit's caller gets it
             savepoint.rollback()
-            for undo in reversed(tx._on_rollback):
-                undo()
+            Writer._undo(tx)
             done.outcomes.append((fut, None, exc))
             return False
         done.outcomes.append((fut, result, None))
@@ -760,7 +759,8 @@ class Writer:
 
     @staticmethod
     def _undo(tx: Tx) -> None:
-        """Forget what a read-only unit left before it reached for a write."""
+        """Undo a unit's in-memory bookkeeping (it failed, or reached for a write while
+        read-only); its rows and coalesced writes go with its `Tx`."""
         for undo in reversed(tx._on_rollback):
             undo()
 
