@@ -5,8 +5,9 @@ Operations: Encrypt, Decrypt, Sign and Verify (ECC_NIST_P256), GenerateDataKey.
 One run starts, one after the other (never two at once, so each has the machine):
 
     (i)   Garrison with default settings: `garrison server` (not --dev) on a fresh
-          data directory, so SQLite in WAL mode with synchronous=FULL and the audit
-          trail on; the root credentials are the ones it prints on first start. Only
+          data directory, so SQLite in WAL mode, each batch flushed (fdatasync)
+          before its answers, and the audit trail on; the root credentials are the
+          ones it prints on first start. Only
           the KMS request quotas are switched off (rate 0): the benchmark measures
           the server, not the quota (ECC's default is 1,000 Sign/Verify a second)
     (ii)  a bare ASGI app on the same stack (uvicorn + uvloop + httptools), which
@@ -988,7 +989,7 @@ def report(args: argparse.Namespace, runs: list[Run], audit_ok: bool) -> int:
     )
     print(
         "  garrison: `garrison server --data-dir <fresh dir> --port 0` (not --dev; default "
-        "settings: SQLite WAL, synchronous=FULL, audit on; root credentials as printed)"
+        "settings: SQLite WAL, flushed before answers, audit on; root credentials as printed)"
     )
     print(
         f"  garrison request quotas off: {' '.join(QUOTAS_OFF)} (the benchmark measures the "

@@ -1,7 +1,7 @@
 """The request path without HTTP: `Pipeline.handle` driven in-process.
 
-Builds a Garrison node on a fresh data directory (default settings: SQLite with
-synchronous=FULL, audit on), creates a key, then runs ``--concurrency`` tasks
+Builds a Garrison node on a fresh data directory (default settings: SQLite, each
+batch flushed before its answers, audit on), creates a key, then runs ``--concurrency`` tasks
 that each send pre-signed Encrypt (or Decrypt) requests straight to
 `Pipeline.handle` for ``--duration`` seconds. Separates Garrison's own cost from
 uvicorn's and wrk's, and reports the writer's batches (mean units per commit) and

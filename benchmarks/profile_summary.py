@@ -41,6 +41,11 @@ def main() -> None:
             continue  # a frame name py-spy split over two lines (a lambda's source)
         count = int(count_text)
         frames = stack.split(";")
+        # `--subprocesses` puts `process ...` frames before the thread's
+        while frames and frames[0].startswith("process "):
+            frames = frames[1:]
+        if not frames:
+            continue
         thread = frames[0].split(": ", 1)[-1] if frames[0].startswith("thread") else "?"
         threads[thread] += count
         if args.thread and args.thread not in thread:

@@ -1,8 +1,8 @@
 """Parameter Store's GetParameter without HTTP: `Pipeline.handle` driven in-process,
 with the SQL statements each call runs counted.
 
-Builds a Garrison node on a fresh data directory (default settings: SQLite with
-synchronous=FULL, audit on), puts ``--requests`` parameters (SecureStrings under
+Builds a Garrison node on a fresh data directory (default settings: SQLite, each
+batch flushed before its answers, audit on), puts ``--requests`` parameters (SecureStrings under
 the AWS managed key, or Strings with ``--type String``), then runs
 ``--concurrency`` tasks sending pre-signed GetParameter requests (WithDecryption
 for SecureStrings) straight to `Pipeline.handle`. Reports calls/s, CPU per call,

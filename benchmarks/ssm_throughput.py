@@ -5,8 +5,8 @@ not copied: the same servers, pre-signed requests, wrk Lua script, audit count,
 CPU and profile measurement), one target after the other:
 
     (i)   Garrison as ``kms_throughput.py`` starts it: ``garrison server`` (not
-          --dev) on a fresh data directory, SQLite in WAL mode with
-          synchronous=FULL, audit on, the root credentials it prints, KMS request
+          --dev) on a fresh data directory, SQLite in WAL mode (each
+          batch flushed before its answers), audit on, the root credentials it prints, KMS request
           quotas off (the default symmetric quota, 10,000/s, is above what is
           reached here either way)
     (ii)  the bare ASGI app (benchmarks/bare_asgi.py), sent the same GetParameter
@@ -197,7 +197,8 @@ def report(args: argparse.Namespace, runs: list[kt.Run], audit_ok: bool, notes: 
     )
     print(
         "  garrison: `garrison server --data-dir <fresh dir> --port 0` (not --dev; SQLite "
-        "WAL, synchronous=FULL, audit on; root credentials as printed); " + " ".join(kt.QUOTAS_OFF)
+        "WAL, flushed before answers, audit on; root credentials as printed); "
+        + " ".join(kt.QUOTAS_OFF)
     )
     print("  bare: benchmarks/bare_asgi.py on uvicorn + uvloop + httptools (GetParameter requests)")
     print("  moto: moto_server -H 127.0.0.1 (threaded werkzeug; no KMS call behind SecureStrings)")

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, make_url, select
 
 from garrison.storage import schema
 from garrison.storage.barrier import Barrier
-from garrison.storage.engine import make_engine, migrate, normalise_url
+from garrison.storage.engine import WalSync, make_engine, migrate, normalise_url
 from garrison.storage.writer import Tx, Writer
 
 T = TypeVar("T")
@@ -38,7 +38,10 @@ class Database:
             make_engine(self.url, writer=False) if self.is_sqlite else self.engine
         )
         self.barrier = Barrier()
-        self.writer = Writer(self.engine, self.barrier, self.read_engine)
+        path = sqlite_path(self.url) if self.is_sqlite else ""
+        # a SQLite file's WAL: the writer commits at NORMAL and flushes it itself
+        self.wal = WalSync(path) if path and path != ":memory:" else None
+        self.writer = Writer(self.engine, self.barrier, self.read_engine, self.wal)
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -47,9 +50,16 @@ class Database:
                 conn.execute(schema.state_version.insert(), {"id": 1, "version": 0})
 
     def read(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn` in a read transaction outside the writer (no audit, no changes)."""
+        """Run `fn` in a read transaction outside the writer (no audit, no changes).
+
+        On SQLite what it read is flushed before it is returned: a worker's commit is
+        visible before that worker's flush (`WalSync`), and what is read here is acted
+        on (a job run, an event sent) without a commit of the reader's own."""
         with self.read_engine.connect() as conn, conn.begin():
-            return fn(Tx(conn, self.barrier))
+            result = fn(Tx(conn, self.barrier))
+        if self.wal is not None:
+            self.wal.sync()
+        return result
 
     def write(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn` as one unit through the writer, from a thread that may block."""
@@ -66,6 +76,8 @@ class Database:
 
     def close(self) -> None:
         self.writer.stop()
+        if self.wal is not None:
+            self.wal.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -13,6 +13,11 @@ stand or fall together) and no caller is answered before its batch is durable.
                   committer thread <───┘  batch rows, coalesced writes, sealed head,
                                           COMMIT (fsync) -> after_commit -> answers
 
+On SQLite the fsync comes after COMMIT: the writer's connection commits at
+``synchronous=NORMAL`` and the committer flushes the WAL itself (`WalSync`) once
+the commit lock is given up, so worker processes sharing the store no longer take
+turns to wait for each other's fsync; still no caller is answered before it.
+
 A unit that raises has its savepoint rolled back and its caller gets the
 exception; the rest of the batch goes on. A batch whose writes or COMMIT fail
 fails every caller of the batch: nothing is answered as done that is not durable.
@@ -48,6 +53,7 @@ import collections
 import contextlib
 import logging
 import operator
+import os
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, InvalidStateError
@@ -58,6 +64,7 @@ from sqlalchemy.exc import DBAPIError
 
 from garrison.storage import schema
 from garrison.storage.barrier import Barrier
+from garrison.storage.engine import WalSync
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -114,8 +121,9 @@ class _ReadSide:
     for the commit in flight nor, on a store shared by worker processes, takes the
     commit lock. On a cold cache a batch of reads then runs while the previous batch
     commits and while another worker holds the lock (docs/performance.md, ninth pass).
-    Committed is durable here: SQLite's WAL shows a commit only after its fsync, and
-    PostgreSQL with synchronous_commit after its flush.
+    On SQLite a commit read here may not be flushed yet (`WalSync`); the unit's own
+    batch flushes the WAL, and with it that commit, before the unit is answered.
+    PostgreSQL shows a commit only after its flush (synchronous_commit).
     """
 
     __slots__ = ("_conn", "_engine", "_trans")
@@ -516,9 +524,17 @@ Item = tuple[Callable[[Tx], Any], Reply, bool]
 
 
 class Writer:
-    def __init__(self, engine: Engine, barrier: Barrier, read_engine: Engine | None = None) -> None:
-        """`read_engine`: where read-only units read (`_ReadSide`); None: in the batch."""
+    def __init__(
+        self,
+        engine: Engine,
+        barrier: Barrier,
+        read_engine: Engine | None = None,
+        wal: WalSync | None = None,
+    ) -> None:
+        """`read_engine`: where read-only units read (`_ReadSide`); None: in the batch.
+        `wal`: a SQLite store's WAL, flushed after each COMMIT made at NORMAL."""
         self.engine = engine
+        self.wal = wal
         self.barrier = barrier
         self._read_side = _ReadSide(read_engine) if read_engine is not None else None
         self.participants: list[Participant] = []
@@ -544,6 +560,8 @@ class Writer:
         self.on_version: Callable[[int], None] | None = None
         # several worker processes on one SQLite store: their batches take turns
         self.commit_lock: CommitLock | None = None
+        # a batch committed but its WAL flush failed: its durability is unknown
+        self.on_sync_failed: Callable[[OSError], None] = _stop_process
         self.batches = 0
         self.units = 0
 
@@ -580,6 +598,8 @@ class Writer:
         if self._commit_failed is not None:
             self._recover()
         if self._conn is not None:
+            if self.wal is not None:
+                self._conn.invalidate()  # at NORMAL: never back into the pool
             self._conn.close()
             self._conn = None
         if self._read_side is not None:
@@ -654,7 +674,13 @@ class Writer:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self.engine.connect()
+            conn = self.engine.connect()
+            if self.wal is not None:
+                # on the driver's connection: through SQLAlchemy it would BEGIN
+                conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous=NORMAL"
+                )
+            self._conn = conn
         return self._conn
 
     # -- the writer thread ---------------------------------------------------
@@ -841,13 +867,15 @@ class Writer:
             self._commit(job)
 
     def _commit(self, job: _Commit) -> None:
-        """The batch's own writes, COMMIT (the fsync), then participants, hooks, answers.
+        """The batch's own writes, COMMIT (the fsync; on SQLite the WAL flush after the
+        commit lock), then participants, hooks, answers.
 
         Done here rather than on the writer thread, so the writer runs the next
         batch's units meanwhile: BEGIN, the rows and the head were ~30% of the
         writer thread's py-spy samples before they moved here.
         """
         failed: BaseException | None = None
+        unflushed: OSError | None = None  # committed, but the WAL flush failed
         done = job.done
         batch = job.batch
         try:
@@ -881,6 +909,14 @@ class Writer:
             if version is not None and self.on_version is not None:
                 self.on_version(int(version))
             self._unlock()
+            if self.wal is not None:
+                # outside the commit lock: another worker commits meanwhile. Before
+                # the writer thread may hand over the next batch, which grows
+                # meanwhile (over HTTP ~5 % more GetSecretValue/s than after it).
+                try:
+                    self.wal.sync()
+                except OSError as exc:
+                    failed = unflushed = exc
         with self._work:
             self._commit_failed = failed  # the writer thread recovers (`_recover`)
             self._committing = None
@@ -888,6 +924,8 @@ class Writer:
             self._done.notify()
         if failed is not None:
             _answer([(fut, None, failed) for fut, _result, _error in done.outcomes])
+            if unflushed is not None:
+                self.on_sync_failed(unflushed)
             return
         for fn in done.after:
             try:
@@ -897,6 +935,15 @@ class Writer:
         self.batches += 1
         self.units += len(done.outcomes)
         _answer(done.outcomes)
+
+
+def _stop_process(exc: OSError) -> None:
+    """A committed batch could not be flushed: the kernel may have dropped its pages,
+    so what the store shows is no longer known to be on disk. Stop, as PostgreSQL
+    does on a failed fsync; a restarted worker reads what the disk holds."""
+    log.critical("flushing the SQLite WAL failed (%s): stopping this process", exc)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _answer(outcomes: list[Outcome]) -> None:
