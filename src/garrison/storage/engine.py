@@ -93,7 +93,7 @@ class WalSync:
     every frame written before it, whoever wrote it. A commit is visible to other
     connections from COMMIT on, so whatever acts on state it read also syncs before
     it answers or acts: the writer after each batch, `Database.read` after each read.
-    (GetSecretValue over HTTP, two workers: ~10 % more requests a second; figures in
+    (GetSecretValue over HTTP, two workers: ~5 % more requests a second; figures in
     docs/performance.md, tenth pass.)
 
     The WAL file keeps its inode while any connection to the store is open; one
