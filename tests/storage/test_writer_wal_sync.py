@@ -5,7 +5,7 @@ COMMIT, holding the store's write lock, so worker processes sharing a store wait
 each other's fsync. The writer's own connection commits at NORMAL instead, and the
 committer flushes the WAL after COMMIT, once the lock is free, before anyone is
 answered. Proven here on a real store file: the order (COMMIT, lock free, flush,
-answer), the failed flush (callers fail, the process is told to stop), the WAL file
+answer), the failed flush (callers fail; by default the process stops), the WAL file
 SQLite replaced, and `Database.read` (whose reader acts on what it read) flushing too.
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +140,33 @@ def test_database_read_flushes_what_it_read(store: Store, monkeypatch: pytest.Mo
     monkeypatch.setattr(store.db.wal, "sync", lambda: flushed.append(True))
     assert "committed" in store.notes()
     assert flushed == [True]
+
+
+_FAILING_FLUSH = """
+import errno, sys
+from garrison.storage import engine
+from garrison.storage.database import Database
+
+def fail(fd):
+    raise OSError(errno.EIO, "Input/output error")
+
+db = Database(sys.argv[1])
+db.migrate()
+engine._fdatasync = fail
+db.writer.start()
+db.writer.submit(lambda tx: None).result(10)
+print("answered")  # never: the process stops first
+"""
+
+
+def test_by_default_a_failed_wal_flush_stops_the_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FAILING_FLUSH, f"sqlite:///{tmp_path / 'garrison.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 70, done.stderr
+    assert "answered" not in done.stdout
+    assert "flushing the SQLite WAL failed" in done.stderr
