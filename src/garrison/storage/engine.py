@@ -1,4 +1,4 @@
-"""Engines for SQLite (WAL, synchronous=FULL) and PostgreSQL, and migrations.
+"""Engines for SQLite (WAL, synchronous=FULL but see `WalSync`), PostgreSQL, migrations.
 
 SQLite's driver manages transactions in a way that breaks SAVEPOINT; we take
 that over (isolation_level=None, our own BEGIN) so nested transactions work,
