@@ -494,6 +494,7 @@ class Run:
     socket_errors: int
     audit_growth: int | None = None
     server_cpu: float | None = None  # cores the server process used during the run
+    round: int = 0  # which round of `measure_targets` (--rounds)
 
     @property
     def clean(self) -> bool:
@@ -582,6 +583,7 @@ class Bench:
     work: Path
     runs: list[Run] = field(default_factory=list)
     audit_ok: bool = True
+    round: int = 0  # the round runs are measured in (`measure_targets`)
 
     def measure(
         self,
@@ -621,14 +623,14 @@ class Bench:
             run = wrk(url, script, duration=args.duration, connections=args.connections)
         if pid:
             run.server_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
-        run.target, run.operation = name, op
+        run.target, run.operation, run.round = name, op, self.round
         if db is not None:
             expected = per_request * run.sent
             run.audit_growth = settled_audit_count(db, before + expected) - before
             self.audit_ok = self.audit_ok and run.audit_growth == expected
             if check is not None:
                 check(run)
-        print(_fmt_run(run), flush=True)
+        print(_fmt_run(run, rounds=getattr(args, "rounds", 1)), flush=True)
         self.runs.append(run)
         return run
 
@@ -795,6 +797,24 @@ class Workload:
 Measure = Callable[[str, int, str, str, Workload, Path | None], None]
 
 
+def add_rounds_argument(parser: argparse.ArgumentParser) -> None:
+    """--rounds, for the benchmarks built on `measure_targets`."""
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="Garrison's runs and the bare app's, alternated this many times (the "
+        "ratio checked is the median of the rounds' ratios)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def measure_targets(
     bench: Bench,
     workloads: Callable[[Target], dict[str, Workload]],
@@ -805,34 +825,42 @@ def measure_targets(
     notes: list[str],
     after_garrison: Callable[[Path, dict[str, Workload]], None] | None = None,
 ) -> None:
-    """Garrison, the bare ASGI app and moto_server one after the other (never two at
-    once), each stopped before the next starts; --skip bare|moto leaves one out.
+    """Garrison and the bare ASGI app in `args.rounds` alternating rounds, then
+    moto_server; --skip bare|moto leaves one out. One server is loaded at a time.
 
-    Garrison (`start_garrison`: quotas off) gets every operation of
-    `workloads(target)`, then `after_garrison` (its SQLite file and those workloads)
-    while it still runs; the bare app gets Garrison's `baseline` requests; moto_server
-    gets every operation of its own `workloads(target)` that passes `check(url, op,
-    workload)`, the others are noted in `notes`. Afterwards the work directory is
-    removed and `args.load_after` set.
+    Garrison (`start_garrison`: quotas off) and the bare app are started once and
+    both stay up through the rounds (the one not measured is idle). A round runs
+    every operation of `workloads(target)` on Garrison, then Garrison's `baseline`
+    requests on the bare app: the host's speed drifts over minutes, and a ratio
+    taken from adjacent runs, again in each round, is steadier than one taken from
+    two runs a minute apart. `after_garrison` (its SQLite file and those workloads)
+    runs after the rounds, while Garrison still runs. moto_server then gets every
+    operation of its own `workloads(target)` that passes `check(url, op, workload)`,
+    once; the others are noted in `notes`. Afterwards the work directory is removed
+    and `args.load_after` set.
     """
     args = bench.args
     print(HEADER, flush=True)
     try:
         server, target, db = start_garrison(bench.work, args.garrison_command.split())
+        bare: Server | None = None
         try:
             ops = workloads(target)
-            for op, workload in ops.items():
-                measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
+            if "bare" not in args.skip:
+                bare = start_bare(bench.work)
+            for number in range(args.rounds):
+                bench.round = number
+                for op, workload in ops.items():
+                    measure("garrison", server.proc.pid, target.endpoint, op, workload, db)
+                if bare is not None:
+                    measure("bare", bare.proc.pid, bare.endpoint, baseline, ops[baseline], None)
+            bench.round = 0
             if after_garrison is not None:
                 after_garrison(db, ops)
         finally:
-            server.stop()
-        if "bare" not in args.skip:
-            bare = start_bare(bench.work)
-            try:
-                measure("bare", bare.proc.pid, bare.endpoint, baseline, ops[baseline], None)
-            finally:
+            if bare is not None:
                 bare.stop()
+            server.stop()
         if "moto" not in args.skip:
             moto, moto_target = start_moto(bench.work)
             try:
@@ -848,6 +876,32 @@ def measure_targets(
     finally:
         shutil.rmtree(bench.work, ignore_errors=True)
     args.load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def median_run(runs: list[Run], target: str, operation: str) -> Run | None:
+    """The run of median req/s among `target`'s runs of `operation` (the lower of the
+    middle two for an even count), or None."""
+    found = sorted((r for r in runs if (r.target, r.operation) == (target, operation)), key=_rps)
+    return found[(len(found) - 1) // 2] if found else None
+
+
+def round_ratios(runs: list[Run], run: tuple[str, str], over: tuple[str, str]) -> list[float]:
+    """The req/s of the (target, operation) `run` over that of `over`, per round."""
+    base = {r.round: r.rps for r in runs if (r.target, r.operation) == over}
+    found = [r for r in runs if (r.target, r.operation) == run and r.round in base]
+    return [r.rps / base[r.round] for r in found]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _rps(run: Run) -> float:
+    return run.rps
 
 
 # --------------------------------------------------------------------------
@@ -867,11 +921,12 @@ def _wrk_version() -> str:
     return (done.stdout or done.stderr).split(" [", 1)[0].strip()
 
 
-def _fmt_run(run: Run) -> str:
+def _fmt_run(run: Run, *, rounds: int = 1) -> str:
     audit = "" if run.audit_growth is None else f"{run.audit_growth:>8}"
     cpu = "" if run.server_cpu is None else f"{run.server_cpu:>5.2f}"
+    target = f"{run.target} #{run.round + 1}" if rounds > 1 and run.target != "moto" else run.target
     return (
-        f"{run.target:<13} {run.operation:<15} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
+        f"{target:<13} {run.operation:<15} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
         f"{run.p99_ms:>8.2f} {run.max_ms:>8.1f} {run.responses:>9} {run.sent:>9} "
         f"{run.non2xx:>6} {run.socket_errors:>6} {audit:>8} {cpu}"
     )
@@ -898,16 +953,22 @@ def print_machine_and_versions(load_before: str, load_after: str, notes: list[st
     print()
 
 
-def print_ratios(runs: list[Any], by: dict[tuple[str, str], Any], bare: Any | None) -> None:
-    """Each Garrison run against the bare ASGI app and moto_server's run of its operation."""
-    for run in runs:
-        if run.target != "garrison":
-            continue
-        if bare is not None:
-            print(f"  Garrison {run.operation} / bare ASGI: {run.rps / bare.rps:6.1%}")
-        moto = by.get(("moto", run.operation))
-        if moto is not None:
-            print(f"  Garrison {run.operation} / moto_server: {run.rps / moto.rps:6.1f}x")
+def print_ratios(runs: list[Run], baseline: str) -> dict[str, float]:
+    """Each Garrison operation against the bare app (the median of the rounds' ratios,
+    and each round's) and against moto_server's run of it (Garrison's median run).
+    Returns the median ratio to the bare app by operation."""
+    medians: dict[str, float] = {}
+    for op in dict.fromkeys(r.operation for r in runs if r.target == "garrison"):
+        ratios = round_ratios(runs, ("garrison", op), ("bare", baseline))
+        if ratios:
+            medians[op] = median(ratios)
+            each = ", ".join(f"{x:.1%}" for x in ratios)
+            print(f"  Garrison {op} / bare ASGI: {medians[op]:6.1%}  (rounds: {each})")
+        moto = median_run(runs, "moto", op)
+        garrison = median_run(runs, "garrison", op)
+        if moto is not None and garrison is not None:
+            print(f"  Garrison {op} / moto_server: {garrison.rps / moto.rps:6.1f}x")
+    return medians
 
 
 def main() -> int:
