@@ -76,6 +76,7 @@ import argparse
 import base64
 import contextlib
 import json
+import operator
 import os
 import platform
 import re
@@ -83,6 +84,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -881,7 +883,8 @@ def measure_targets(
 def median_run(runs: list[Run], target: str, operation: str) -> Run | None:
     """The run of median req/s among `target`'s runs of `operation` (the lower of the
     middle two for an even count), or None."""
-    found = sorted((r for r in runs if (r.target, r.operation) == (target, operation)), key=_rps)
+    found = [r for r in runs if (r.target, r.operation) == (target, operation)]
+    found.sort(key=operator.attrgetter("rps"))
     return found[(len(found) - 1) // 2] if found else None
 
 
@@ -892,16 +895,9 @@ def round_ratios(runs: list[Run], run: tuple[str, str], over: tuple[str, str]) -
     return [r.rps / base[r.round] for r in found]
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def _rps(run: Run) -> float:
-    return run.rps
+def run_label(run: Run, rounds: int) -> str:
+    """A run's target as printed: with its round when there are several."""
+    return f"{run.target} #{run.round + 1}" if rounds > 1 and run.target != "moto" else run.target
 
 
 # --------------------------------------------------------------------------
@@ -924,9 +920,8 @@ def _wrk_version() -> str:
 def _fmt_run(run: Run, *, rounds: int = 1) -> str:
     audit = "" if run.audit_growth is None else f"{run.audit_growth:>8}"
     cpu = "" if run.server_cpu is None else f"{run.server_cpu:>5.2f}"
-    target = f"{run.target} #{run.round + 1}" if rounds > 1 and run.target != "moto" else run.target
     return (
-        f"{target:<13} {run.operation:<15} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
+        f"{run_label(run, rounds):<13} {run.operation:<15} {run.rps:>10,.0f} {run.p50_ms:>8.2f} "
         f"{run.p99_ms:>8.2f} {run.max_ms:>8.1f} {run.responses:>9} {run.sent:>9} "
         f"{run.non2xx:>6} {run.socket_errors:>6} {audit:>8} {cpu}"
     )
@@ -961,7 +956,7 @@ def print_ratios(runs: list[Run], baseline: str) -> dict[str, float]:
     for op in dict.fromkeys(r.operation for r in runs if r.target == "garrison"):
         ratios = round_ratios(runs, ("garrison", op), ("bare", baseline))
         if ratios:
-            medians[op] = median(ratios)
+            medians[op] = statistics.median(ratios)
             each = ", ".join(f"{x:.1%}" for x in ratios)
             print(f"  Garrison {op} / bare ASGI: {medians[op]:6.1%}  (rounds: {each})")
         moto = median_run(runs, "moto", op)

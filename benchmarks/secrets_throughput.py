@@ -61,6 +61,7 @@ import json
 import re
 import secrets
 import sqlite3
+import statistics
 import sys
 import tempfile
 from collections import Counter
@@ -237,7 +238,7 @@ def report(
     print("per request (server CPU / responses):")
     for run in runs:
         if run.server_cpu is not None and run.rps > 0:
-            name = run.target if run.target == "moto" else f"{run.target} #{run.round + 1}"
+            name = kt.run_label(run, args.rounds)
             print(f"  {name:<12} {run.operation:<20} {run.server_cpu / run.rps * 1e6:7.0f} µs")
     print()
     print("settings:")
@@ -262,7 +263,7 @@ def report(
     medians = kt.print_ratios(runs, GET)
     to_decrypt = kt.round_ratios(runs, ("garrison", GET), ("garrison", DECRYPT))
     if to_decrypt:
-        print(f"  Garrison {GET} / Garrison {DECRYPT}: {kt.median(to_decrypt):6.1%}")
+        print(f"  Garrison {GET} / Garrison {DECRYPT}: {statistics.median(to_decrypt):6.1%}")
     if GET in medians:
         checks.append(
             (

@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import statistics
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -190,7 +191,7 @@ def report(args: argparse.Namespace, runs: list[kt.Run], audit_ok: bool, notes: 
     print("per request (server CPU / responses):")
     for run in runs:
         if run.server_cpu is not None and run.rps > 0:
-            name = run.target if run.target == "moto" else f"{run.target} #{run.round + 1}"
+            name = kt.run_label(run, args.rounds)
             print(f"  {name:<12} {run.operation:<20} {run.server_cpu / run.rps * 1e6:7.0f} µs")
     print()
     print("settings:")
@@ -213,7 +214,7 @@ def report(args: argparse.Namespace, runs: list[kt.Run], audit_ok: bool, notes: 
     medians = kt.print_ratios(runs, SECURE)
     to_decrypt = kt.round_ratios(runs, ("garrison", SECURE), ("garrison", DECRYPT))
     if to_decrypt:
-        print(f"  Garrison {SECURE} / Garrison {DECRYPT}: {kt.median(to_decrypt):6.1%}")
+        print(f"  Garrison {SECURE} / Garrison {DECRYPT}: {statistics.median(to_decrypt):6.1%}")
     if SECURE in medians:
         checks.append(
             (
