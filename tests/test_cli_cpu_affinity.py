@@ -185,6 +185,15 @@ def test_placement_stays_when_no_cpu_is_enough_less_busy() -> None:
     assert choose(before, after, 0) == 2  # the least busy one
 
 
+def test_placement_never_moves_onto_a_cpu_another_worker_is_on() -> None:
+    before = _sample(0, cpu0=(0, 0), cpu1=(0, 0), cpu2=(0, 0))
+    # other work takes 80 % of CPU 0; CPU 1 is the least busy but another worker's
+    after = _sample(10, cpu0=(90, 100), cpu1=(10, 100), cpu2=(30, 100))
+    assert choose(before, after, 0) == 1
+    assert choose(before, after, 0, frozenset({1})) == 2
+    assert choose(before, after, 0, frozenset({1, 2})) is None
+
+
 def test_placement_stays_when_the_counters_did_not_move() -> None:
     same = _sample(5, cpu0=(10, 100), cpu1=(0, 100))
     assert choose(same, same, 0) is None

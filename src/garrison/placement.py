@@ -30,8 +30,12 @@ Interleaved on the same server (docs/performance.md, ninth pass): Encrypt +3 to 
 requests/s and 5-8 % less CPU a request. ``any`` leaves the kernel's defaults.
 
 With ``--workers`` (garrison/workers.py), worker k of a server starts on the k-th
-CPU it may use (``auto``; each then moves on its own as above) or is fixed to the
-k-th CPU of the list, round robin.
+CPU it may use (``auto``; each then moves on its own as above, but never onto a CPU
+another worker of the server is on) or is fixed to the k-th CPU of the list, round
+robin. Without that rule the workers, reading the same counters, met: while a load
+generator and another server kept both CPUs of a 2-core machine busy, the two
+workers of one server were seen on one CPU for seconds at a time, and a load that
+came meanwhile found them sharing it (docs/performance.md, eleventh pass).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import logging
 import os
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,12 +109,15 @@ def read_own_stat(text: str) -> tuple[int, int]:
     return int(fields[11]) + int(fields[12]), int(fields[36])
 
 
-def choose(before: Sample, after: Sample, current: int) -> int | None:
+def choose(
+    before: Sample, after: Sample, current: int, taken: frozenset[int] = frozenset()
+) -> int | None:
     """The CPU to move to after this window, or None to stay on `current`.
 
     The window's share of `current` taken by other work (its busy time less this
     process's own) is compared with each other CPU's whole busy share: the threads
-    move to the least busy one when it is more than `MARGIN` less busy.
+    move to the least busy one when it is more than `MARGIN` less busy. CPUs in
+    `taken` (the other workers') are not candidates.
     """
 
     def share(cpu: int, less: int = 0) -> float | None:
@@ -123,7 +131,9 @@ def choose(before: Sample, after: Sample, current: int) -> int | None:
     if others_here is None:
         return None
     loads = [
-        (load, cpu) for cpu in after.cpus if cpu != current and (load := share(cpu)) is not None
+        (load, cpu)
+        for cpu in after.cpus
+        if cpu != current and cpu not in taken and (load := share(cpu)) is not None
     ]
     if loads:
         load, cpu = min(loads)
@@ -154,11 +164,17 @@ def _batch_policy() -> None:
 class Placement:
     """``--cpu-affinity auto``: pins the process to one CPU and moves it when another
     serves better (see the module's docstring). `start` before the server starts its
-    threads; `stop` at exit."""
+    threads; `stop` at exit. `taken`: the CPUs not to move to (the other workers')."""
 
-    def __init__(self, allowed: set[int], interval: float) -> None:
+    def __init__(
+        self,
+        allowed: set[int],
+        interval: float,
+        taken: Callable[[], frozenset[int]] = frozenset,
+    ) -> None:
         self._allowed = allowed
         self._interval = interval
+        self._taken = taken
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cpu = -1  # set by `start`
@@ -189,10 +205,10 @@ class Placement:
         while not self._stop.wait(self._interval * random.uniform(0.75, 1.25)):  # noqa: S311
             try:
                 after = self._sample()
-                target = choose(before, after, self.cpu)
+                target = choose(before, after, self.cpu, self._taken())
                 before = after
-                if target is None or pending is None:
-                    pending = target  # a move needs two windows in a row
+                if target is None or target != pending:
+                    pending = target  # a move needs two windows in a row, to one CPU
                     continue
                 log.info("moving the server's threads from CPU %d to CPU %d", self.cpu, target)
                 self.cpu, pending = target, None
@@ -201,6 +217,25 @@ class Placement:
             except (OSError, ValueError) as err:  # a CPU gone offline, an unreadable /proc
                 log.warning("CPU placement stopped: %s", err)
                 return
+
+
+def sibling_cpus() -> frozenset[int]:
+    """The CPUs the other workers of this server are each fixed to (Linux: the
+    parent's other children, read from /proc); a worker that cannot tell gets none."""
+    parent = os.getppid()
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return frozenset()
+    cpus: set[int] = set()
+    for child in children:
+        if int(child) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):  # ended meanwhile
+            pinned = os.sched_getaffinity(int(child))
+            if len(pinned) == 1:
+                cpus |= pinned
+    return frozenset(cpus)
 
 
 def check_cpu_affinity(setting: str) -> None:
@@ -251,7 +286,7 @@ def place(setting: str, interval: float, worker: int | None = None) -> Placement
     allowed = os.sched_getaffinity(0)
     if len(allowed) < 2:
         return None
-    placement = Placement(allowed, interval)
+    placement = Placement(allowed, interval, frozenset if worker is None else sibling_cpus)
     ordered = sorted(allowed)
     placement.start(None if worker is None else ordered[worker % len(ordered)])
     return placement

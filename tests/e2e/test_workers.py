@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -207,6 +210,37 @@ def test_each_worker_has_a_cpu_of_its_own(tmp_path: Path) -> None:
         assert all(len(cpus) == 1 for cpus in placed), placed
         assert set().union(*placed) == allowed
     finally:
+        srv.stop()
+
+
+@linux_only
+def test_a_worker_never_moves_onto_another_workers_cpu(tmp_path: Path) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs")
+    srv = _server(tmp_path, "--workers", "2", "--cpu-placement-interval-seconds", "0.2")
+    hog = None
+    try:
+        assert srv.proc is not None
+        workers = wait_for(
+            lambda: (w := workers_of(srv.proc.pid)) and len(w) == 2 and w, "two workers"
+        )
+        first = os.sched_getaffinity(workers[0])
+        # other work takes the first worker's CPU; the only CPU less busy is the other
+        # worker's (idle): moving there would put both workers on one CPU
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        os.sched_setaffinity(hog.pid, first)
+        seen = []
+        deadline = time.monotonic() + 3  # 15 windows of 0.2 s; a move needs two
+        while time.monotonic() < deadline:
+            placed = [os.sched_getaffinity(pid) for pid in workers]
+            seen.append(placed)
+            assert placed[0] != placed[1], seen
+            time.sleep(0.05)
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait(30)
         srv.stop()
 
 
